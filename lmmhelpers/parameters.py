@@ -1,0 +1,148 @@
+"""Variance parameters of a MixedLM fit, in the three parameterisations the package uses.
+
+statsmodels reports the variance parameters on the data's scale: ``cov_re`` (the covariance
+matrix Ψ of the random effects given by ``re_formula``), ``vcomp`` (the variances τ²_j of the
+``vc_formula`` components) and ``scale`` (the residual variance σ²). lme4 and lmerTest work with
+the *relative Cholesky factor* θ instead: Ψ = σ² Λ Λᵀ with Λ lower triangular, and τ_j = σ θ_j.
+A fit is *singular*, or *on the boundary*, when a diagonal element of Λ (or a θ_j) is zero;
+lme4's ``isSingular`` uses the scale-free tolerance 1e-4 on θ, and so does this package.
+
+This module converts between the parameterisations and applies that boundary rule, so that
+the fitting code, Satterthwaite and Kenward-Roger all agree on what "on the boundary" means.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+#: lme4's ``isSingular`` tolerance on the relative Cholesky factor θ.
+BOUNDARY_TOL = 1e-4
+
+
+def relative_cholesky(cov_re, scale):
+    """Lower Cholesky factor Λ of Ψ/σ², valid for singular Ψ.
+
+    A plain Cholesky factorisation fails when Ψ is singular (a variance at zero or a
+    correlation of ±1). This one computes the factor column by column and sets a column to
+    zero when its pivot is not positive, which is the factor lme4 reports at the boundary.
+
+    Parameters
+    ----------
+    cov_re : array_like, shape (k, k)
+        Covariance matrix Ψ of the random effects, on the data's scale.
+    scale : float
+        Residual variance σ².
+
+    Returns
+    -------
+    ndarray, shape (k, k)
+        Lower triangular Λ with non-negative diagonal and Λ Λᵀ = Ψ/σ² (up to rounding).
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> relative_cholesky(np.array([[4.0, 2.0], [2.0, 1.0]]), 1.0)  # correlation +1
+    array([[2., 0.],
+           [1., 0.]])
+    """
+    R = np.atleast_2d(np.asarray(cov_re, dtype=float)) / float(scale)
+    k = R.shape[0]
+    Lam = np.zeros_like(R)
+    for j in range(k):
+        pivot = R[j, j] - Lam[j, :j] @ Lam[j, :j]
+        if pivot <= 1e-14 * max(1.0, abs(R[j, j])):
+            continue  # a zero column: this direction is on the boundary
+        Lam[j, j] = np.sqrt(pivot)
+        Lam[j + 1 :, j] = (R[j + 1 :, j] - Lam[j + 1 :, :j] @ Lam[j, :j]) / Lam[j, j]
+    return Lam
+
+
+@dataclass(frozen=True)
+class VarianceParameters:
+    """The variance parameters of a fit, on the data's scale.
+
+    Attributes
+    ----------
+    cov_re : ndarray, shape (k_re, k_re)
+        Ψ, the covariance matrix of the random effects of ``re_formula``.
+    vcomp : ndarray, shape (k_vc,)
+        τ², the variances of the ``vc_formula`` components.
+    scale : float
+        σ², the residual variance.
+    """
+
+    cov_re: np.ndarray
+    vcomp: np.ndarray
+    scale: float
+
+    @classmethod
+    def from_result(cls, result):
+        """Read Ψ, τ² and σ² from a statsmodels ``MixedLMResults``."""
+        k_re = result.model.k_re
+        cov_re = np.asarray(result.cov_re, dtype=float).reshape(k_re, k_re)
+        vcomp = np.asarray(result.vcomp, dtype=float).reshape(-1)
+        return cls(cov_re=cov_re, vcomp=vcomp, scale=float(result.scale))
+
+    @property
+    def Lambda(self):
+        """Relative Cholesky factor Λ of Ψ/σ² (lme4's θ for the ``re_formula`` block)."""
+        return relative_cholesky(self.cov_re, self.scale)
+
+    @property
+    def theta_vc(self):
+        """Relative standard deviations θ_j = τ_j/σ of the variance components."""
+        return np.sqrt(np.clip(self.vcomp, 0.0, None) / self.scale)
+
+    def boundary_mask(self, tol=BOUNDARY_TOL):
+        """Which diagonal θ are on the boundary: (mask for Λ's diagonal, mask for θ_vc)."""
+        return np.diag(self.Lambda) < tol, self.theta_vc < tol
+
+    def on_boundary(self, tol=BOUNDARY_TOL):
+        """True when any diagonal θ is below ``tol`` (lme4's ``isSingular``)."""
+        re_mask, vc_mask = self.boundary_mask(tol)
+        return bool(re_mask.any() or vc_mask.any())
+
+    def snapped(self, tol=BOUNDARY_TOL):
+        """The same parameters with every direction below ``tol`` set exactly to zero.
+
+        lme4's bounded optimiser lands exactly on θ = 0 where statsmodels stops at a tiny
+        positive value; inference treats both alike by snapping to zero (the convention of
+        lmerTest and pbkrtest, which see lme4's exact zeros).
+        """
+        Lam = self.Lambda
+        Lam[:, np.diag(Lam) < tol] = 0.0
+        theta_vc = self.theta_vc
+        theta_vc = np.where(theta_vc < tol, 0.0, theta_vc)
+        return VarianceParameters(
+            cov_re=self.scale * Lam @ Lam.T,
+            vcomp=self.scale * theta_vc**2,
+            scale=self.scale,
+        )
+
+
+def is_boundary(result, tol=BOUNDARY_TOL):
+    """Whether a MixedLM fit is singular by lme4's scale-free rule (some θ below ``tol``).
+
+    Parameters
+    ----------
+    result : statsmodels.regression.mixed_linear_model.MixedLMResults
+        A fitted mixed model.
+    tol : float, default 1e-4
+        Tolerance on the relative Cholesky factor θ, as lme4's ``isSingular``.
+
+    Returns
+    -------
+    bool
+
+    Examples
+    --------
+    >>> import numpy as np, pandas as pd, statsmodels.formula.api as smf
+    >>> rng = np.random.default_rng(1)
+    >>> df = pd.DataFrame({"g": np.repeat(np.arange(8), 5), "y": rng.normal(size=40)})
+    >>> result = smf.mixedlm("y ~ 1", df, groups="g").fit()
+    >>> is_boundary(result)  # no group variance in these data
+    True
+    """
+    return VarianceParameters.from_result(result).on_boundary(tol)
