@@ -1,0 +1,339 @@
+r"""The covariance structure of a fitted MixedLM, and the REML quantities built from it.
+
+A statsmodels ``MixedLM`` with ``groups``, ``re_formula`` and ``vc_formula`` has, in group i,
+
+.. math::
+
+    V_i = \sigma^2 I + Z_i D Z_i^\top, \qquad
+    D = \operatorname{blockdiag}(\Psi, \tau_1^2 I, \dots, \tau_K^2 I),
+
+where :math:`Z_i = [Z^{re}_i, Z^{vc_1}_i, \dots]` stacks the ``re_formula`` columns and the
+columns of every variance component. Written as a *linear* covariance model,
+
+.. math::
+
+    V = \sum_r \gamma_r G_r, \qquad G_r = Z E_r Z^\top \text{ (random effects)}, \quad
+    G_{\sigma^2} = I,
+
+with γ the lower-triangle elements of Ψ, the τ²_j and σ², as in Kenward & Roger (1997) and
+pbkrtest. Everything the Satterthwaite and Kenward-Roger methods need is a sum over groups of
+bilinear forms :math:`W_i^\top V_i^{-k} W_i` (k = 1, 2, 3) in :math:`W_i = [X_i, Z_i, y_i]`.
+These follow from the cross-product :math:`S_i = W_i^\top W_i` alone, through the identity
+(valid for singular D)
+
+.. math::
+
+    V_i^{-1} = \sigma^{-2}\bigl(I - Z_i M_i Z_i^\top\bigr), \qquad
+    M_i = D\,(\sigma^2 I + Z_i^\top Z_i D)^{-1},
+
+so no n × n matrix is ever formed: the cost is :math:`O(n\,m^2 + G\,q^3)` for n rows, G groups,
+q random effects per group and m = p + q + 1. The nested case (many small groups) and the
+one-group crossed construction (one group, q = levels of all crossed factors) are the same code.
+
+The public entry point is :func:`structure`, which caches a :class:`CovarianceStructure` on
+the result so that every table and contrast computed from one fit shares one pass over the data.
+"""
+
+from __future__ import annotations
+
+from functools import cached_property
+
+import numpy as np
+import scipy.sparse as sp
+
+from lmmhelpers.parameters import BOUNDARY_TOL, VarianceParameters
+
+_CACHE_ATTR = "_lmmhelpers_structure"
+
+
+def _dense(a):
+    return a.toarray() if sp.issparse(a) else np.asarray(a, dtype=float)
+
+
+def _group_design(model):
+    """Per-group [X_i, Z_i, y_i] with Z_i padded to a common width, and the E_r pattern.
+
+    Returns the cross-products S (G, m, m), the group sizes n (G,), the widths (p, q) and the
+    list of ``(name, E_r)`` pairs for the random-effect parameters (σ² is handled apart).
+    """
+    p, k_re = model.k_fe, model.k_re
+    vc_names = list(model.exog_vc.names)
+    n_groups = len(model.group_labels)
+    vc_width = [
+        max(_dense(model.exog_vc.mats[j][i]).shape[1] for i in range(n_groups))
+        for j in range(len(vc_names))
+    ]
+    q = k_re + sum(vc_width)
+    m = p + q + 1
+    S = np.empty((n_groups, m, m))
+    n = np.empty(n_groups)
+    for i in range(n_groups):
+        X_i = np.asarray(model.exog_li[i], dtype=float)
+        W = np.zeros((X_i.shape[0], m))
+        W[:, :p] = X_i
+        if k_re:
+            W[:, p : p + k_re] = model.exog_re_li[i]
+        col = p + k_re
+        for j, width in enumerate(vc_width):
+            Zj = _dense(model.exog_vc.mats[j][i])
+            W[:, col : col + Zj.shape[1]] = Zj
+            col += width
+        W[:, -1] = model.endog_li[i]
+        S[i] = W.T @ W
+        n[i] = X_i.shape[0]
+
+    patterns = []
+    re_names = list(model.data.exog_re_names) if k_re else []
+    for a in range(k_re):
+        for b in range(a + 1):
+            E = np.zeros((q, q))
+            E[a, b] = E[b, a] = 1.0
+            name = f"{re_names[a]} Var" if a == b else f"{re_names[b]} x {re_names[a]} Cov"
+            patterns.append((name, E))
+    col = k_re
+    for name, width in zip(vc_names, vc_width, strict=True):
+        E = np.zeros((q, q))
+        E[col : col + width, col : col + width] = np.eye(width)
+        patterns.append((f"{name} Var", E))
+        col += width
+    return S, n, p, q, patterns
+
+
+class CovarianceStructure:
+    r"""V = Σ γ_r G_r of a MixedLM at given variance parameters, and its REML quantities.
+
+    Names follow Kenward & Roger (1997) and pbkrtest: Φ = (XᵀV⁻¹X)⁻¹,
+    P_r = −XᵀV⁻¹G_rV⁻¹X, Q_rs = XᵀV⁻¹G_rV⁻¹G_sV⁻¹X, Π = V⁻¹ − V⁻¹XΦXᵀV⁻¹.
+
+    Parameters
+    ----------
+    model : statsmodels.regression.mixed_linear_model.MixedLM
+        The model (its data and random-effects design).
+    params : VarianceParameters
+        Ψ, τ² and σ² at which to evaluate V.
+
+    Attributes
+    ----------
+    gamma : ndarray, shape (R,)
+        The linear covariance parameters: lower triangle of Ψ (row by row), τ², then σ².
+    names : list of str
+        A name for each γ_r, in statsmodels' style ("Group Var", "subj Var", "Scale").
+    """
+
+    def __init__(self, model, params):
+        self.model = model
+        self.params = params
+        S, n, p, q, patterns = _group_design(model)
+        self.p, self.q = p, q
+        self.n_obs = float(n.sum())
+        self.E = np.array([E for _, E in patterns]).reshape(len(patterns), q, q)
+        self.names = [name for name, _ in patterns] + ["Scale"]
+        k_re = model.k_re
+        low = np.tril_indices(k_re)
+        self.gamma = np.concatenate(
+            [params.cov_re[low[0], low[1]], params.vcomp, [params.scale]]
+        ).astype(float)
+        D = np.tensordot(self.gamma[:-1], self.E, axes=1) if len(patterns) else np.zeros((q, q))
+        self._compute(S, n, D, params.scale)
+
+    # -- the pass over the groups -------------------------------------------------------------
+    def _compute(self, S, n, D, s2):
+        p, q = self.p, self.q
+        x, z = slice(0, p), slice(p, p + q)
+        S_ZZ = S[:, z, z]
+        S_WZ = S[:, :, z]
+        K = s2 * np.eye(q) + S_ZZ @ D  # σ²I + ZᵀZ D, invertible even for singular D
+        M = D @ np.linalg.inv(K) if q else np.zeros_like(K)  # symmetric
+        MS = M @ S_ZZ
+        R1 = S_WZ @ M @ S_WZ.transpose(0, 2, 1)
+        R2 = S_WZ @ MS @ M @ S_WZ.transpose(0, 2, 1)
+        R3 = S_WZ @ MS @ MS @ M @ S_WZ.transpose(0, 2, 1)
+        # W' V^-k W for k = 1, 2, 3, group by group
+        self._A1 = (S - R1) / s2
+        self._A2 = (S - 2 * R1 + R2) / s2**2
+        self._A3 = (S - 3 * R1 + 3 * R2 - R3) / s2**3
+        trMS = np.trace(MS, axis1=1, axis2=2)
+        self.trace_Vinv = float(np.sum(n - trMS)) / s2
+        self.trace_Vinv2 = float(np.sum(n - 2 * trMS + np.einsum("gij,gji->g", MS, MS))) / s2**2
+        sign, logdet_K = np.linalg.slogdet(K)
+        self.logdet_V = float(np.sum(logdet_K) + (self.n_obs - q * len(n)) * np.log(s2))
+        self._x, self._z = x, z
+
+        XVX = self._A1[:, x, x].sum(0)
+        XVy = self._A1[:, x, -1].sum(0)
+        self.XVX = XVX
+        self.Phi = np.linalg.inv(XVX)
+        self.Phi = (self.Phi + self.Phi.T) / 2
+        self.beta = self.Phi @ XVy
+        # residual r = y - X beta = W c
+        self._c = np.concatenate([-self.beta, np.zeros(q), [1.0]])
+
+    # -- building blocks -----------------------------------------------------------------------
+    @property
+    def n_params(self):
+        """R, the number of linear covariance parameters γ (σ² included)."""
+        return len(self.gamma)
+
+    def _ZVX(self, k=1):
+        A = {1: self._A1, 2: self._A2, 3: self._A3}[k]
+        return A[:, self._z, self._x]
+
+    def _ZVr(self, k=1):
+        A = {1: self._A1, 2: self._A2}[k]
+        return A[:, self._z, :] @ self._c
+
+    @cached_property
+    def F(self):
+        """F_r = XᵀV⁻¹G_rV⁻¹X for every r (so P_r = −F_r); shape (R, p, p)."""
+        ZVX = self._ZVX(1)
+        out = [np.einsum("gia,ij,gjb->ab", ZVX, E, ZVX) for E in self.E]
+        out.append(self._A2[:, self._x, self._x].sum(0))
+        return np.array(out)
+
+    @property
+    def P(self):
+        """P_r = −XᵀV⁻¹G_rV⁻¹X (Kenward & Roger 1997, eq. 3); shape (R, p, p)."""
+        return -self.F
+
+    @cached_property
+    def Q(self):
+        """Q_rs = XᵀV⁻¹G_rV⁻¹G_sV⁻¹X; shape (R, R, p, p), Q_sr = Q_rsᵀ."""
+        R = self.n_params
+        ZVX, ZVZ = self._ZVX(1), self._A1[:, self._z, self._z]
+        ZV2X = self._ZVX(2)
+        EX = [np.einsum("ij,gjb->gib", E, ZVX) for E in self.E]  # E_r ZᵀV⁻¹X per group
+        Q = np.empty((R, R, self.p, self.p))
+        for r in range(R - 1):
+            for s in range(r, R - 1):
+                Q[r, s] = np.einsum("gia,gij,gjb->ab", EX[r], ZVZ, EX[s])
+                Q[s, r] = Q[r, s].T
+            Q[r, R - 1] = np.einsum("gia,gib->ab", EX[r], ZV2X)
+            Q[R - 1, r] = Q[r, R - 1].T
+        Q[R - 1, R - 1] = self._A3[:, self._x, self._x].sum(0)
+        return Q
+
+    @cached_property
+    def Ktrace(self):
+        """tr(V⁻¹G_rV⁻¹G_s); shape (R, R)."""
+        R = self.n_params
+        ZVZ, ZV2Z = self._A1[:, self._z, self._z], self._A2[:, self._z, self._z]
+        EZ = [np.einsum("ij,gjk->gik", E, ZVZ) for E in self.E]
+        T = np.empty((R, R))
+        for r in range(R - 1):
+            for s in range(r, R - 1):
+                T[r, s] = T[s, r] = np.einsum("gij,gji->", EZ[r], EZ[s])
+            T[r, R - 1] = T[R - 1, r] = np.einsum("ij,gji->", self.E[r], ZV2Z)
+        T[R - 1, R - 1] = self.trace_Vinv2
+        return T
+
+    @cached_property
+    def trace_PiG(self):
+        """tr(ΠG_r) = tr(V⁻¹G_r) − tr(Φ F_r); shape (R,)."""
+        ZVZ = self._A1[:, self._z, self._z]
+        trVG = [np.einsum("ij,gji->", E, ZVZ) for E in self.E] + [self.trace_Vinv]
+        return np.array(trVG) - np.einsum("ab,rba->r", self.Phi, self.F)
+
+    @cached_property
+    def trace_PiGPiG(self):
+        """tr(ΠG_rΠG_s) = tr(V⁻¹G_rV⁻¹G_s) − 2 tr(ΦQ_rs) + tr(ΦP_rΦP_s); shape (R, R)."""
+        PhiF = np.einsum("ab,rbc->rac", self.Phi, self.F)
+        T = self.Ktrace - 2 * np.einsum("ab,rsba->rs", self.Phi, self.Q)
+        T += np.einsum("rab,sba->rs", PhiF, PhiF)
+        return (T + T.T) / 2
+
+    @cached_property
+    def _residual_forms(self):
+        """y'ΠG_rΠy (R,) and y'ΠG_rΠG_sΠy (R, R), with Πy = V⁻¹r̂."""
+        R = self.n_params
+        a = self._ZVr(1)  # ZᵀV⁻¹r̂ per group, (G, q)
+        ZVZ, ZVX = self._A1[:, self._z, self._z], self._ZVX(1)
+        Ea = [a @ E for E in self.E]  # (E_r ZᵀV⁻¹r̂)ᵀ per group (E symmetric)
+        c = self._c
+        h = np.empty(R)
+        for r in range(R - 1):
+            h[r] = np.einsum("gi,gi->", a, Ea[r])
+        h[R - 1] = float(np.einsum("i,gij,j->", c, self._A2, c))
+        # w_r = G_r Π y; w_r'V⁻¹w_s and XᵀV⁻¹w_r
+        ZV2r = self._ZVr(2)
+        XVw = [np.einsum("gia,gi->a", ZVX, Ea[r]) for r in range(R - 1)]
+        XVw.append((self._A2[:, self._x, :] @ c).sum(0))
+        wVw = np.empty((R, R))
+        for r in range(R - 1):
+            for s in range(r, R - 1):
+                wVw[r, s] = wVw[s, r] = np.einsum("gi,gij,gj->", Ea[r], ZVZ, Ea[s])
+            wVw[r, R - 1] = wVw[R - 1, r] = np.einsum("gi,gi->", Ea[r], ZV2r)
+        wVw[R - 1, R - 1] = float(np.einsum("i,gij,j->", c, self._A3, c))
+        XVw = np.array(XVw)
+        hh = wVw - XVw @ self.Phi @ XVw.T
+        return h, (hh + hh.T) / 2
+
+    # -- REML likelihood ---------------------------------------------------------------------
+    @cached_property
+    def reml_deviance(self):
+        """−2 × REML log-likelihood, on lme4's scale (its ``REMLcrit``)."""
+        rVr = float(self._c @ self._A1.sum(0) @ self._c)
+        _, logdet_XVX = np.linalg.slogdet(self.XVX)
+        return self.logdet_V + logdet_XVX + rVr + (self.n_obs - self.p) * np.log(2 * np.pi)
+
+    @cached_property
+    def deviance_gradient(self):
+        """∂(−2ℓ_R)/∂γ_r = tr(ΠG_r) − yᵀΠG_rΠy; shape (R,). Zero at an interior optimum."""
+        h, _ = self._residual_forms
+        return self.trace_PiG - h
+
+    @cached_property
+    def expected_information(self):
+        """Expected REML information in γ: I_E,rs = ½ tr(ΠG_rΠG_s); shape (R, R)."""
+        return self.trace_PiGPiG / 2
+
+    @cached_property
+    def observed_information(self):
+        """Observed REML information in γ: −½ tr(ΠG_rΠG_s) + yᵀΠG_rΠG_sΠy; shape (R, R)."""
+        _, hh = self._residual_forms
+        return -self.trace_PiGPiG / 2 + hh
+
+    def dPhi(self):
+        """∂Φ/∂γ_r = Φ F_r Φ for every r; shape (R, p, p)."""
+        return np.einsum("ab,rbc,cd->rad", self.Phi, self.F, self.Phi)
+
+
+def structure(result, tol=BOUNDARY_TOL):
+    """The :class:`CovarianceStructure` of a fit, computed once and cached on the result.
+
+    Variance parameters whose relative Cholesky factor θ is below ``tol`` (lme4's
+    ``isSingular`` rule) are set exactly to zero first, the convention of lme4, lmerTest and
+    pbkrtest (see :meth:`VarianceParameters.snapped`).
+
+    Parameters
+    ----------
+    result : statsmodels.regression.mixed_linear_model.MixedLMResults
+        A fitted mixed model.
+    tol : float, default 1e-4
+        The boundary tolerance on θ.
+
+    Returns
+    -------
+    CovarianceStructure
+
+    Examples
+    --------
+    >>> import numpy as np, pandas as pd, statsmodels.formula.api as smf
+    >>> rng = np.random.default_rng(0)
+    >>> g = np.repeat(np.arange(10), 4)
+    >>> df = pd.DataFrame({"g": g, "y": rng.normal(size=10)[g] + rng.normal(size=40)})
+    >>> result = smf.mixedlm("y ~ 1", df, groups="g").fit()
+    >>> cs = structure(result)
+    >>> cs.names
+    ['Group Var', 'Scale']
+    >>> bool(np.allclose(cs.Phi, result.cov_params().iloc[:1, :1]))  # (XᵀV⁻¹X)⁻¹
+    True
+    >>> structure(result) is cs  # cached on the result
+    True
+    """
+    cached = getattr(result, _CACHE_ATTR, None)
+    if cached is not None and cached[0] == tol:
+        return cached[1]
+    params = VarianceParameters.from_result(result).snapped(tol)
+    cs = CovarianceStructure(result.model, params)
+    setattr(result, _CACHE_ATTR, (tol, cs))
+    return cs
