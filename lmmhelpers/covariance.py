@@ -324,7 +324,7 @@ def structure(result, tol=BOUNDARY_TOL):
     >>> result = smf.mixedlm("y ~ 1", df, groups="g").fit()
     >>> cs = structure(result)
     >>> cs.names
-    ['Group Var', 'Scale']
+    ['g Var', 'Scale']
     >>> bool(np.allclose(cs.Phi, result.cov_params().iloc[:1, :1]))  # (XᵀV⁻¹X)⁻¹
     True
     >>> structure(result) is cs  # cached on the result
