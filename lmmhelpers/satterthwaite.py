@@ -1,0 +1,193 @@
+r"""Satterthwaite's denominator degrees of freedom, as lmerTest computes them.
+
+For one contrast l with v = lᵀΦl, Satterthwaite (1946) matches a scaled χ² to v̂ and gives
+
+.. math::
+
+    \nu = \frac{2 v^2}{g^\top A\, g}, \qquad
+    g_k = l^\top \frac{\partial \Phi}{\partial \varphi_k} l,
+
+where A is the asymptotic covariance of the variance parameters φ (Kuznetsova, Brockhoff &
+Christensen 2017, JSS 82(13), eq. 5 and appendix A). For q contrasts the F statistic and its
+df follow lmerTest's ``contestMD``: eigen-decompose LΦLᵀ and combine the q one-df pieces
+(Fai & Cornelius 1996).
+
+**Parameterisation and the boundary.** lmerTest takes φ = (θ, σ), lme4's relative Cholesky
+factor and the residual SD, and A = 2H⁺, H the Hessian of the REML deviance in φ, with a
+pseudo-inverse that keeps eigenvalues above 1e-8. At an interior optimum the result does not
+depend on the parameterisation. At a boundary (a θ at zero, after the snapping of
+:func:`lmmhelpers.covariance.structure`) it does: ∂Φ/∂θ vanishes in the zero direction, so that
+variance parameter drops out and ν jumps to what it would be without it (for a lone random
+intercept, the residual df n − p). We reproduce lmerTest exactly by working in φ, reaching it
+from the linear parameters γ of :mod:`lmmhelpers.covariance` through the chain rule:
+
+.. math::
+
+    g_\varphi = J^\top g_\gamma, \qquad
+    H_\varphi = J^\top H_\gamma J + \sum_k \frac{\partial\,\mathrm{dev}}{\partial \gamma_k}
+                \frac{\partial^2 \gamma_k}{\partial \varphi\,\partial \varphi^\top},
+    \qquad J = \partial\gamma/\partial\varphi,
+
+with H_γ = 2 × the observed REML information. lmerTest differentiates numerically; we use the
+analytic derivatives.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from scipy import stats
+
+#: lmerTest's tolerance for the eigenvalues of the deviance Hessian (``as_lmerModLmerTest``).
+HESSIAN_TOL = 1e-8
+
+
+def varpar_derivatives(params):
+    r"""∂γ/∂φ and ∂²γ/∂φ∂φᵀ for γ(φ), φ = (Λ's lower triangle, θ_vc, σ).
+
+    γ holds Ψ's lower triangle (row by row), τ² and σ², with Ψ = σ²ΛΛᵀ, τ²_j = σ²θ²_j.
+
+    Parameters
+    ----------
+    params : lmmhelpers.parameters.VarianceParameters
+
+    Returns
+    -------
+    J : ndarray, shape (R, R)
+        J[k, l] = ∂γ_k/∂φ_l.
+    T : ndarray, shape (R, R, R)
+        T[k] = ∂²γ_k/∂φ∂φᵀ.
+    """
+    Lam, theta, s = params.Lambda, params.theta_vc, np.sqrt(params.scale)
+    k = Lam.shape[0]
+    low = list(zip(*np.tril_indices(k), strict=True))  # (a, b) with a >= b, row by row
+    n_re, n_vc = len(low), len(theta)
+    R = n_re + n_vc + 1
+    J = np.zeros((R, R))
+    T = np.zeros((R, R, R))
+    LLt = Lam @ Lam.T
+    i_s = R - 1
+    for kk, (a, b) in enumerate(low):  # γ = Ψ_ab = s² Σ_c Λ_ac Λ_bc
+        for ll, (i, j) in enumerate(low):
+            d = (a == i) * Lam[b, j] + (b == i) * Lam[a, j]
+            J[kk, ll] = s**2 * d
+            T[kk, ll, i_s] = T[kk, i_s, ll] = 2 * s * d
+            for mm, (i2, j2) in enumerate(low):
+                T[kk, ll, mm] = s**2 * ((a == i) * (b == i2) + (b == i) * (a == i2)) * (j == j2)
+        J[kk, i_s] = 2 * s * LLt[a, b]
+        T[kk, i_s, i_s] = 2 * LLt[a, b]
+    for j in range(n_vc):  # γ = τ²_j = s² θ_j²
+        kk = n_re + j
+        J[kk, kk] = 2 * s**2 * theta[j]
+        J[kk, i_s] = 2 * s * theta[j] ** 2
+        T[kk, kk, kk] = 2 * s**2
+        T[kk, kk, i_s] = T[kk, i_s, kk] = 4 * s * theta[j]
+        T[kk, i_s, i_s] = 2 * theta[j] ** 2
+    J[i_s, i_s] = 2 * s  # γ = σ² = s²
+    T[i_s, i_s, i_s] = 2.0
+    return J, T
+
+
+def vcov_varpar(cs):
+    """A = 2H⁺, the asymptotic covariance of φ = (θ, σ), and the Jacobian J = ∂γ/∂φ.
+
+    H is the Hessian of the REML deviance in φ; the pseudo-inverse keeps eigenvalues above
+    :data:`HESSIAN_TOL`, as lmerTest does. Cached on the structure.
+
+    Parameters
+    ----------
+    cs : lmmhelpers.covariance.CovarianceStructure
+
+    Returns
+    -------
+    A : ndarray, shape (R, R)
+    J : ndarray, shape (R, R)
+    """
+    cached = getattr(cs, "_satterthwaite_A", None)
+    if cached is not None:
+        return cached
+    J, T = varpar_derivatives(cs.params)
+    H = J.T @ (2 * cs.observed_information) @ J
+    H += np.tensordot(cs.deviance_gradient, T, axes=1)
+    H = (H + H.T) / 2
+    evals, evecs = np.linalg.eigh(H)
+    keep = evals > HESSIAN_TOL
+    A = 2 * (evecs[:, keep] / evals[keep]) @ evecs[:, keep].T
+    cs._satterthwaite_A = (A, J)
+    return A, J
+
+
+def _gradients(cs, L):
+    """g_m = ∂(l_mᵀΦl_m)/∂φ for each row of L; shape (rows, R)."""
+    A, J = vcov_varpar(cs)
+    g_gamma = np.einsum("ma,rab,mb->mr", L, cs.dPhi(), L)
+    return g_gamma @ J, A
+
+
+def satterthwaite_df(cs, l):
+    r"""ν = 2(lᵀΦl)² / (gᵀAg) for one contrast (Kuznetsova et al. 2017, eq. 5).
+
+    Parameters
+    ----------
+    cs : lmmhelpers.covariance.CovarianceStructure
+    l : array_like, shape (p,)
+
+    Returns
+    -------
+    float
+    """
+    l = np.asarray(l, dtype=float).reshape(1, -1)
+    g, A = _gradients(cs, l)
+    v = float(l[0] @ cs.Phi @ l[0])
+    return 2 * v**2 / float(g[0] @ A @ g[0])
+
+
+def t_test(cs, l, rhs=0.0):
+    """Satterthwaite t test of lᵀβ = rhs.
+
+    Returns
+    -------
+    dict
+        ``estimate``, ``se``, ``df``, ``t``, ``p`` (two-sided).
+    """
+    l = np.asarray(l, dtype=float).reshape(-1)
+    estimate = float(l @ cs.beta)
+    se = float(np.sqrt(l @ cs.Phi @ l))
+    df = satterthwaite_df(cs, l)
+    t = (estimate - rhs) / se
+    return {"estimate": estimate, "se": se, "df": df, "t": t, "p": 2 * stats.t.sf(abs(t), df)}
+
+
+def f_test(cs, L, rhs=None):
+    r"""Satterthwaite F test of Lβ = rhs for q ≥ 1 rows (lmerTest's ``contestMD``).
+
+    LΦLᵀ = PDPᵀ; the rotated contrasts L̃ = PᵀL are independent with variances d_m, each with
+    its own ν_m = 2d_m²/(g_mᵀAg_m). F = Σ_m (L̃_mβ̂)²/d_m / q, and with E = Σ ν_m/(ν_m − 2)
+    the denominator df is 2E/(E − q) (Fai & Cornelius 1996). As lmerTest: the rank is the
+    number of d_m > √ε·d_1; any ν_m ≤ 2 gives ν = 2; all ν_m equal give their common value.
+
+    Returns
+    -------
+    dict
+        ``num_df``, ``den_df``, ``F``, ``p``.
+    """
+    L = np.atleast_2d(np.asarray(L, dtype=float))
+    rhs = np.zeros(L.shape[0]) if rhs is None else np.asarray(rhs, dtype=float).reshape(-1)
+    d, P = np.linalg.eigh(L @ cs.Phi @ L.T)
+    d, P = d[::-1], P[:, ::-1]
+    q = int(np.sum(d > np.sqrt(np.finfo(float).eps) * max(d[0], 0)))
+    d, P = d[:q], P[:, :q]
+    Lt = P.T @ L
+    diff = P.T @ (L @ cs.beta - rhs)
+    F = float(np.sum(diff**2 / d) / q)
+    g, A = _gradients(cs, Lt)
+    nu = 2 * d**2 / np.einsum("mr,rs,ms->m", g, A, g)
+    if q == 1:
+        den = float(nu[0])
+    elif np.any(nu <= 2):
+        den = 2.0
+    elif np.allclose(nu, nu.mean(), rtol=0, atol=1e-8):
+        den = float(nu.mean())
+    else:
+        E = float(np.sum(nu / (nu - 2)))
+        den = 2 * E / (E - q)
+    return {"num_df": q, "den_df": den, "F": F, "p": float(stats.f.sf(F, q, den))}

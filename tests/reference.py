@@ -1,0 +1,56 @@
+"""Load the R reference fixtures (tests/fixtures/*.json, made by scripts/r_reference.R).
+
+Each case gives the data, the statsmodels model that matches the lme4 formula, lme4's REML
+estimates of the variance parameters and lmerTest / pbkrtest's results.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import statsmodels.formula.api as smf
+
+from lmmhelpers.parameters import VarianceParameters
+
+FIXTURES = Path(__file__).parent / "fixtures"
+#: Cases with a single model and full lmerTest / pbkrtest results.
+CASES = sorted(
+    p.stem for p in FIXTURES.glob("*.json") if "coef" in json.loads(p.read_text())
+)
+
+
+def load(case):
+    """(reference dict, data frame, statsmodels MixedLM) for a fixture case."""
+    ref = json.loads((FIXTURES / f"{case}.json").read_text())
+    data = pd.read_csv(FIXTURES / ref["data"])
+    spec = ref["statsmodels"]
+    kwargs = {"groups": spec["groups"]}
+    if spec.get("re_formula"):
+        kwargs["re_formula"] = spec["re_formula"]
+    if spec.get("vc_formula"):
+        kwargs["vc_formula"] = spec["vc_formula"]
+    model = smf.mixedlm(spec["formula"], data, **kwargs)
+    return ref, data, model
+
+
+def lme4_parameters(ref, model):
+    """lme4's REML estimates as :class:`VarianceParameters` for the statsmodels model."""
+    groups = ref["statsmodels"]["groups"]
+    rows = ref["varcorr"]
+    k_re = model.k_re
+    cov_re = np.zeros((k_re, k_re))
+    block = [r for r in rows if r["grp"] == groups]
+    variances = [r for r in block if r["var2"] is None]
+    names = [r["var1"] for r in variances]
+    for r in block:
+        a = names.index(r["var1"])
+        b = a if r["var2"] is None else names.index(r["var2"])
+        cov_re[a, b] = cov_re[b, a] = r["vcov"]
+    vcomp = []
+    for name in model.exog_vc.names:
+        (row,) = [r for r in rows if r["grp"] == name or r["grp"].endswith(":" + name)]
+        vcomp.append(row["vcov"])
+    return VarianceParameters(cov_re=cov_re, vcomp=np.array(vcomp), scale=ref["sigma2"])
