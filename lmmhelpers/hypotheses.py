@@ -1,0 +1,157 @@
+r"""Contrast matrices for the hypotheses of a formula's terms.
+
+**Type III, independent of the coding.** SAS and lmerTest test a term of a factorial model
+with the hypothesis on *unweighted* cell means: for a main effect, that its marginal means,
+averaged with equal weights over the levels of the other factors, are equal; for an
+interaction, that its interaction contrasts vanish. The hypothesis is a statement about cell
+means, so it cannot depend on how the factors are coded (treatment, sum, Helmert, ...).
+
+We build it on patsy's reference grid. For a term T with categorical factors F_T and numerical
+factors N_T, take the terms whose numerical factors are exactly N_T (the others vanish when
+the numerical factors outside T are set to 0 and those in T are differentiated), evaluate
+their columns on every combination of levels of their categorical factors (with each
+numerical factor in T set to 1), and apply across that grid
+
+* a contrast (k − 1 rows of differences) for every factor in F_T, and
+* an equal-weight average for every other factor,
+
+as a Kronecker product. The rows that remain span the term's type III hypothesis. For models
+with numerical covariates this tests a factor at covariate value 0 and a covariate by its
+slope averaged over the factor levels, which is also what SAS and lmerTest test. The F test
+is invariant to the basis of the rows, so we return an orthonormal basis.
+"""
+
+from __future__ import annotations
+
+import itertools
+from functools import reduce
+
+import numpy as np
+
+
+def _design_info(model):
+    # statsmodels 0.15 keeps patsy's DesignInfo as ``model_spec`` (earlier: ``design_info``)
+    info = getattr(model.data, "model_spec", None) or getattr(model.data, "design_info", None)
+    if info is None or not hasattr(info, "term_codings"):
+        raise ValueError(
+            "anova_table needs a model built from a formula (smf.mixedlm or "
+            "MixedLM.from_formula, with patsy formulas); for a model built from arrays, "
+            "test each hypothesis with contrast_test(result, L)."
+        )
+    return info
+
+
+def _row_basis(L, tol=1e-10):
+    """An orthonormal basis of the row space of L."""
+    if not np.any(L):
+        return L[:0]
+    _, s, Vt = np.linalg.svd(L, full_matrices=False)
+    return Vt[: int(np.sum(s > tol * s[0]))]
+
+
+def type3_contrasts(model):
+    """Type III contrast matrices for every term of a formula, independent of the coding.
+
+    Parameters
+    ----------
+    model : statsmodels.regression.mixed_linear_model.MixedLM
+        A model built from a formula (patsy design information is used).
+
+    Returns
+    -------
+    dict of str to ndarray
+        Term name (as patsy spells it, formula order, intercept excluded) to a contrast
+        matrix of shape (num_df, k_fe) with orthonormal rows.
+
+    Examples
+    --------
+    >>> import numpy as np, pandas as pd, statsmodels.formula.api as smf
+    >>> rng = np.random.default_rng(0)
+    >>> df = pd.DataFrame({"g": np.repeat(np.arange(6), 6), "a": np.tile(list("xyz"), 12),
+    ...                    "b": np.repeat(list("uv"), 18), "y": rng.normal(size=36)})
+    >>> L = type3_contrasts(smf.mixedlm("y ~ C(a) * C(b)", df, groups="g"))
+    >>> {term: contrast.shape for term, contrast in L.items()}
+    {'C(a)': (2, 6), 'C(b)': (1, 6), 'C(a):C(b)': (2, 6)}
+    """
+    info = _design_info(model)
+    factor_info = info.factor_infos
+    terms = list(info.terms)
+    slices = info.term_slices
+    p = len(info.column_names)
+
+    def split(term):
+        cat = [f for f in term.factors if factor_info[f].type == "categorical"]
+        num = [f for f in term.factors if factor_info[f].type == "numerical"]
+        return cat, num
+
+    out = {}
+    for term in terms:
+        if not term.factors:
+            continue  # the intercept
+        cat_T, num_T = split(term)
+        relevant = [S for S in terms if set(split(S)[1]) == set(num_T)]
+        grid = []
+        for S in relevant:
+            for f in split(S)[0]:
+                if f not in grid:
+                    grid.append(f)
+        for S in relevant:
+            for f in split(S)[1]:
+                if factor_info[f].num_columns != 1:
+                    raise ValueError(
+                        f"type III hypotheses for term {term.name()!r} involve the "
+                        f"multi-column numerical factor {f.name()!r}; test it with "
+                        "contrast_test(result, L) and an explicit L instead."
+                    )
+        levels = [range(len(factor_info[f].categories)) for f in grid]
+        cells = list(itertools.product(*levels))  # first grid factor varies slowest
+        rows = np.zeros((len(cells), p))
+        for c, cell in enumerate(cells):
+            level = dict(zip(grid, cell, strict=True))
+            for S in relevant:
+                cols = []
+                for sub in info.term_codings[S]:
+                    per_factor = []
+                    for f in sub.factors:
+                        if factor_info[f].type == "categorical":
+                            per_factor.append(sub.contrast_matrices[f].matrix[level[f]])
+                        else:
+                            per_factor.append(np.ones(1))
+                    # patsy's column order: the left-most factor varies fastest
+                    cols.append(reduce(lambda a, b: np.kron(b, a), per_factor, np.ones(1)))
+                rows[c, slices[S]] = np.concatenate(cols)
+        ops = []
+        for f in grid:
+            k = len(factor_info[f].categories)
+            if f in cat_T:
+                ops.append(np.hstack([np.eye(k - 1), -np.ones((k - 1, 1))]))
+            else:
+                ops.append(np.full((1, k), 1.0 / k))
+        K = reduce(np.kron, ops, np.ones((1, 1)))
+        out[term.name()] = _row_basis(K @ rows)
+    return {name: out[name] for name in _formula_order(model, list(out))}
+
+
+def _formula_order(model, names):
+    """Term names in the order the formula expands them (R's order), where it can be read.
+
+    patsy's design puts terms without numerical factors first; ``y ~ x + C(a)`` has columns
+    for ``C(a)`` before ``x``, while the formula (and R's anova) lists ``x`` first.
+    """
+    formula = getattr(model, "formula", None)
+    if not isinstance(formula, str):
+        return names
+    try:
+        from patsy import ModelDesc
+
+        expanded = [t.name() for t in ModelDesc.from_formula(formula).rhs_termlist]
+    except Exception:  # a formula patsy cannot re-read: keep the design's order
+        return names
+    if sorted(expanded_names := [n for n in expanded if n in names]) != sorted(names):
+        return names
+    return expanded_names
+
+
+def coefficient_contrasts(model):
+    """One row per fixed-effect coefficient: the identity matrix, with the names."""
+    return np.eye(model.k_fe), list(model.exog_names)

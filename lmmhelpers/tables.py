@@ -1,0 +1,282 @@
+"""Result tables with t and F tests for a statsmodels MixedLM fit.
+
+The three public functions validate their input, build the covariance structure of the fit
+once (cached on the result), and hand each hypothesis to the chosen method:
+
+* ``"satterthwaite"``: :mod:`lmmhelpers.satterthwaite` (as lmerTest);
+* ``"kenward-roger"``: :mod:`lmmhelpers.kenward_roger` (as pbkrtest);
+* ``"normal"``: the Wald z and χ² tests statsmodels reports (infinite denominator df), with
+  the standard errors of Φ = (XᵀV̂⁻¹X)⁻¹, for comparison.
+
+Column names follow statsmodels' ``summary2`` (``Coef.``, ``Std.Err.``, ``P>|t|``, ...) and
+``AnovaRM`` (``Num DF``, ``Den DF``, ``F Value``, ``Pr > F``).
+"""
+
+from __future__ import annotations
+
+import warnings
+
+import numpy as np
+import pandas as pd
+from scipy import stats
+from statsmodels.regression.mixed_linear_model import MixedLMResults
+from statsmodels.tools.sm_exceptions import ConvergenceWarning
+
+from lmmhelpers import kenward_roger, satterthwaite
+from lmmhelpers.covariance import structure
+from lmmhelpers.hypotheses import type3_contrasts
+
+DDF_METHODS = ("satterthwaite", "kenward-roger", "normal")
+COEF_COLUMNS = ["Coef.", "Std.Err.", "df", "t", "P>|t|", "[0.025", "0.975]"]
+ANOVA_COLUMNS = ["Num DF", "Den DF", "F Value", "Pr > F"]
+
+
+# -- validation at the boundary --------------------------------------------------------------
+def _check_result(result, ddf):
+    """Unwrap and validate a MixedLM result for ``ddf``; return the bare results object."""
+    if isinstance(ddf, str):
+        ddf = ddf.lower().replace("_", "-")
+    if ddf not in DDF_METHODS:
+        raise ValueError(f"ddf must be one of {DDF_METHODS}, got {ddf!r}.")
+    bare = getattr(result, "_results", result)
+    if not isinstance(bare, MixedLMResults):
+        raise TypeError(
+            "result must be a fitted statsmodels MixedLM (MixedLMResults, from "
+            f"MixedLM.fit() or lmmhelpers.fit_mixedlm), got {type(result).__name__}."
+        )
+    model = bare.model
+    if ddf != "normal" and getattr(bare, "method", "REML") != "REML":
+        raise ValueError(
+            f"ddf={ddf!r} needs a REML fit, but result was fitted by {bare.method}. "
+            "Refit with model.fit(reml=True) or lmmhelpers.fit_mixedlm(model, reml=True)."
+        )
+    if getattr(bare, "freepat", None) is not None:
+        raise ValueError(
+            "result was fitted with a constrained covariance (fit(free=...)); "
+            "only free covariance structures are supported."
+        )
+    arrays = [model.endog, model.exog] + ([model.exog_re] if model.k_re else [])
+    if not all(np.all(np.isfinite(np.asarray(a, dtype=float))) for a in arrays):
+        raise ValueError(
+            "the model's data contain missing or infinite values; drop those rows before "
+            "building the model (e.g. data.dropna(subset=[...]), or "
+            "smf.mixedlm(..., missing='drop'))."
+        )
+    if model.n_groups < 2 and model.k_re > 0:
+        raise ValueError(
+            "the model has a single group but a random effect per group (re_formula); its "
+            "variance cannot be estimated. For crossed random effects with one group for "
+            "all rows, pass re_formula='0' and put every random factor in vc_formula."
+        )
+    finite = np.all(np.isfinite(np.asarray(bare.fe_params, dtype=float)))
+    if not finite or not np.isfinite(bare.scale):
+        raise ValueError("result has non-finite estimates; the fit failed. Refit it.")
+    if not getattr(bare, "converged", True):
+        warnings.warn(
+            "result did not converge, so its tests are computed at a point that may not be "
+            "the REML optimum; refit with lmmhelpers.fit_mixedlm(model).",
+            ConvergenceWarning,
+            stacklevel=3,
+        )
+    return bare, ddf
+
+
+def _check_contrast(L, rhs, model):
+    L = np.asarray(L, dtype=float)
+    if L.ndim == 1:
+        L = L[None, :]
+    if L.ndim != 2 or L.shape[1] != model.k_fe:
+        raise ValueError(
+            f"L must have one column per fixed effect ({model.k_fe}: "
+            f"{list(model.exog_names)}), got shape {np.shape(L)}."
+        )
+    if not np.all(np.isfinite(L)):
+        raise ValueError("L contains missing or infinite values.")
+    rank = np.linalg.matrix_rank(L)
+    if rank < L.shape[0]:
+        raise ValueError(
+            f"L has {L.shape[0]} rows but rank {rank}: its rows are linearly dependent. "
+            "Drop the redundant rows."
+        )
+    rhs = np.zeros(L.shape[0]) if rhs is None else np.asarray(rhs, dtype=float).reshape(-1)
+    if rhs.shape[0] != L.shape[0]:
+        raise ValueError(f"rhs must have one value per row of L ({L.shape[0]}), got {rhs.size}.")
+    return L, rhs
+
+
+# -- one hypothesis, any method ----------------------------------------------------------------
+def _t(cs, l, rhs, ddf):
+    if ddf == "satterthwaite":
+        return satterthwaite.t_test(cs, l, rhs)
+    if ddf == "kenward-roger":
+        return kenward_roger.t_test(cs, l, rhs)
+    estimate = float(l @ cs.beta)
+    se = float(np.sqrt(l @ cs.Phi @ l))
+    z = (estimate - rhs) / se
+    return {"estimate": estimate, "se": se, "df": np.inf, "t": z, "p": 2 * stats.norm.sf(abs(z))}
+
+
+def _F(cs, L, rhs, ddf):
+    if ddf == "satterthwaite":
+        return satterthwaite.f_test(cs, L, rhs)
+    if ddf == "kenward-roger":
+        return kenward_roger.f_test(cs, L, rhs)
+    diff = L @ cs.beta - rhs
+    q = L.shape[0]
+    F = float(diff @ np.linalg.solve(L @ cs.Phi @ L.T, diff)) / q
+    return {"num_df": q, "den_df": np.inf, "F": F, "p": float(stats.chi2.sf(q * F, q))}
+
+
+def _t_row(res, alpha):
+    half = stats.t.ppf(1 - alpha / 2, res["df"]) * res["se"]
+    return [res["estimate"], res["se"], res["df"], res["t"], res["p"],
+            res["estimate"] - half, res["estimate"] + half]
+
+
+def _coef_columns(alpha):
+    return COEF_COLUMNS[:5] + [f"[{alpha / 2:g}", f"{1 - alpha / 2:g}]"]
+
+
+# -- public API ---------------------------------------------------------------------------------
+def coef_table(result, ddf="satterthwaite", alpha=0.05):
+    """Fixed-effect estimates with t tests and confidence intervals.
+
+    Parameters
+    ----------
+    result : statsmodels MixedLMResults
+        A REML fit of a ``MixedLM`` (``"normal"`` also accepts ML).
+    ddf : {"satterthwaite", "kenward-roger", "normal"}, default "satterthwaite"
+        Denominator degrees of freedom: Satterthwaite (lmerTest), Kenward-Roger (pbkrtest,
+        which also adjusts the standard errors), or the normal reference statsmodels uses.
+    alpha : float, default 0.05
+        1 − the confidence level of the intervals.
+
+    Returns
+    -------
+    pandas.DataFrame
+        Indexed like ``result.fe_params``; columns ``Coef.``, ``Std.Err.``, ``df``, ``t``,
+        ``P>|t|``, ``[0.025``, ``0.975]``. Standard errors come from Φ = (XᵀV̂⁻¹X)⁻¹ at the
+        REML estimates, as lme4 reports them (Kenward-Roger: from Φ_A).
+
+    Raises
+    ------
+    ValueError
+        For an unknown ``ddf``, an ML fit with a small-sample method, missing data, or a
+        single group with a per-group random effect. A ``ConvergenceWarning`` is issued for
+        a result that did not converge.
+
+    Examples
+    --------
+    >>> import numpy as np, pandas as pd, statsmodels.formula.api as smf
+    >>> import lmmhelpers
+    >>> rng = np.random.default_rng(0)
+    >>> g = np.repeat(np.arange(8), 5)
+    >>> df = pd.DataFrame({"g": g, "trt": g % 2})
+    >>> df["y"] = rng.normal(size=8)[g] + rng.normal(size=40)
+    >>> result = smf.mixedlm("y ~ trt", df, groups="g").fit()
+    >>> table = lmmhelpers.coef_table(result, ddf="kenward-roger")
+    >>> list(table.columns)
+    ['Coef.', 'Std.Err.', 'df', 't', 'P>|t|', '[0.025', '0.975]']
+    >>> round(float(table.loc["trt", "df"]), 3)  # 8 groups, 2 between-group parameters
+    6.0
+    """
+    bare, ddf = _check_result(result, ddf)
+    if not 0 < alpha < 1:
+        raise ValueError(f"alpha must be in (0, 1), got {alpha!r}.")
+    cs = structure(bare)
+    rows = [_t_row(_t(cs, l, 0.0, ddf), alpha) for l in np.eye(bare.model.k_fe)]
+    index = pd.Index(bare.model.exog_names)
+    return pd.DataFrame(rows, index=index, columns=_coef_columns(alpha))
+
+
+def anova_table(result, ddf="satterthwaite", type=3):
+    """Type III F tests of every term of the fixed-effects formula.
+
+    Parameters
+    ----------
+    result : statsmodels MixedLMResults
+        A REML fit of a ``MixedLM`` built from a formula.
+    ddf : {"satterthwaite", "kenward-roger", "normal"}, default "satterthwaite"
+    type : {3}, default 3
+        Type III hypotheses (SAS, lmerTest): on unweighted cell means, so the same whatever
+        the contrast coding of the factors (see :mod:`lmmhelpers.hypotheses`).
+
+    Returns
+    -------
+    pandas.DataFrame
+        One row per term, in the order the formula expands them, intercept excluded; columns
+        ``Num DF``, ``Den DF``, ``F Value``, ``Pr > F``.
+
+    Examples
+    --------
+    >>> import numpy as np, pandas as pd, statsmodels.formula.api as smf
+    >>> import lmmhelpers
+    >>> rng = np.random.default_rng(1)
+    >>> df = pd.DataFrame({"subject": np.repeat(np.arange(12), 3),
+    ...                    "dose": np.tile(["lo", "mid", "hi"], 12)})
+    >>> df["y"] = rng.normal(size=12)[df["subject"]] + rng.normal(size=36)
+    >>> result = smf.mixedlm("y ~ C(dose)", df, groups="subject").fit()
+    >>> lmmhelpers.anova_table(result).loc["C(dose)", ["Num DF", "Den DF"]].round(3).tolist()
+    [2.0, 22.0]
+    """
+    bare, ddf = _check_result(result, ddf)
+    if type != 3:
+        raise ValueError(f"type must be 3 (type III hypotheses), got {type!r}.")
+    cs = structure(bare)
+    contrasts = type3_contrasts(bare.model)
+    rows = {}
+    for term, L in contrasts.items():
+        res = _F(cs, L, np.zeros(L.shape[0]), ddf)
+        rows[term] = [res["num_df"], res["den_df"], res["F"], res["p"]]
+    return pd.DataFrame.from_dict(rows, orient="index", columns=ANOVA_COLUMNS)
+
+
+def contrast_test(result, L, ddf="satterthwaite", rhs=None, alpha=0.05):
+    """Test Lβ = rhs: a t test for one row of L, an F test for several.
+
+    Parameters
+    ----------
+    result : statsmodels MixedLMResults
+        A REML fit of a ``MixedLM``.
+    L : array_like, shape (p,) or (q, p)
+        The contrast: one column per fixed effect (``result.fe_params``), rows linearly
+        independent.
+    ddf : {"satterthwaite", "kenward-roger", "normal"}, default "satterthwaite"
+    rhs : array_like, shape (q,), optional
+        The hypothesised value of Lβ; zero by default.
+    alpha : float, default 0.05
+        For the confidence interval of a one-row contrast.
+
+    Returns
+    -------
+    pandas.DataFrame
+        One row. For a one-row L the columns of :func:`coef_table`; otherwise those of
+        :func:`anova_table`.
+
+    Examples
+    --------
+    >>> import numpy as np, pandas as pd, statsmodels.formula.api as smf
+    >>> import lmmhelpers
+    >>> rng = np.random.default_rng(0)
+    >>> g = np.repeat(np.arange(8), 5)
+    >>> df = pd.DataFrame({"g": g, "trt": g % 2})
+    >>> df["y"] = rng.normal(size=8)[g] + rng.normal(size=40)
+    >>> result = smf.mixedlm("y ~ trt", df, groups="g").fit()
+    >>> mean_treated = [1, 1]  # Intercept + trt
+    >>> list(lmmhelpers.contrast_test(result, mean_treated).columns)
+    ['Coef.', 'Std.Err.', 'df', 't', 'P>|t|', '[0.025', '0.975]']
+    >>> list(lmmhelpers.contrast_test(result, np.eye(2)).columns)
+    ['Num DF', 'Den DF', 'F Value', 'Pr > F']
+    """
+    bare, ddf = _check_result(result, ddf)
+    L, rhs = _check_contrast(L, rhs, bare.model)
+    cs = structure(bare)
+    if L.shape[0] == 1:
+        row = _t_row(_t(cs, L[0], float(rhs[0]), ddf), alpha)
+        return pd.DataFrame([row], index=["contrast"], columns=_coef_columns(alpha))
+    res = _F(cs, L, rhs, ddf)
+    return pd.DataFrame(
+        [[res["num_df"], res["den_df"], res["F"], res["p"]]],
+        index=["contrast"],
+        columns=ANOVA_COLUMNS,
+    )
