@@ -6,6 +6,62 @@ Only public names are imported here; everything is defined in its own module.
 __version__ = "0.1.0"
 
 from lmmhelpers.parameters import is_boundary
+from lmmhelpers.plots import pvalue_histogram, pvalue_qq, rejection_curve
+from lmmhelpers.simulate import (
+    crossed_design,
+    repeated_measures_design,
+    two_input_design,
+    two_input_within_design,
+)
+from lmmhelpers.study import (
+    FixedEffectsTest,
+    GEETest,
+    GroupMeansTTest,
+    LikelihoodRatioTest,
+    MixedLMTest,
+    load_study,
+    null_pvalue_study,
+    pvalue_study,
+    run_study,
+    save_study,
+)
+from lmmhelpers.summaries import (
+    clopper_pearson_interval,
+    interval_coverage,
+    power,
+    rejection_rate,
+    uniformity_test,
+    wilson_interval,
+)
 from lmmhelpers.tables import anova_table, coef_table, contrast_test
 
-__all__ = ["__version__", "anova_table", "coef_table", "contrast_test", "is_boundary"]
+__all__ = [
+    "__version__",
+    "anova_table",
+    "coef_table",
+    "contrast_test",
+    "is_boundary",
+    "pvalue_histogram",
+    "pvalue_qq",
+    "rejection_curve",
+    "crossed_design",
+    "repeated_measures_design",
+    "two_input_design",
+    "two_input_within_design",
+    "FixedEffectsTest",
+    "GEETest",
+    "GroupMeansTTest",
+    "LikelihoodRatioTest",
+    "MixedLMTest",
+    "load_study",
+    "null_pvalue_study",
+    "pvalue_study",
+    "run_study",
+    "save_study",
+    "clopper_pearson_interval",
+    "interval_coverage",
+    "power",
+    "rejection_rate",
+    "uniformity_test",
+    "wilson_interval",
+]
