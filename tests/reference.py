@@ -54,3 +54,26 @@ def lme4_parameters(ref, model):
         (row,) = [r for r in rows if r["grp"] == name or r["grp"].endswith(":" + name)]
         vcomp.append(row["vcov"])
     return VarianceParameters(cov_re=cov_re, vcomp=np.array(vcomp), scale=ref["sigma2"])
+
+
+def column_map(ref, model):
+    """perm with perm[j] = the statsmodels column of R's j-th fixed effect."""
+    names = list(model.exog_names)
+    return [names.index(c["statsmodels_name"]) for c in ref["coef"]]
+
+
+def to_statsmodels_L(L, perm):
+    """A contrast matrix in R's column order, rearranged to statsmodels' order."""
+    L_r = np.atleast_2d(np.asarray(L, dtype=float))
+    out = np.zeros_like(L_r)
+    out[:, perm] = L_r
+    return out
+
+
+def structure_at_lme4(case):
+    """(reference, model, CovarianceStructure at lme4's estimates, perm) for a case."""
+    from lmmhelpers.covariance import CovarianceStructure
+
+    ref, _, model = load(case)
+    cs = CovarianceStructure(model, lme4_parameters(ref, model).snapped())
+    return ref, model, cs, column_map(ref, model)

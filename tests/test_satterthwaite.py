@@ -1,0 +1,66 @@
+"""Satterthwaite t and F tests against lmerTest 3.1-3, at lme4's REML estimates.
+
+Evaluating at lme4's own variance parameters separates the inference from the optimiser:
+what is left is lmerTest's numerical differentiation (relative error about 1e-5 in df).
+The end-to-end comparison after our own fit is in test_tables.py.
+"""
+
+import numpy as np
+import pytest
+from reference import CASES, structure_at_lme4, to_statsmodels_L
+
+from lmmhelpers import satterthwaite as S
+
+DF_RTOL = 1e-4  # lmerTest's numDeriv Hessian and Jacobian
+
+
+@pytest.mark.parametrize("case", CASES)
+def test_coefficients(case):
+    ref, model, cs, perm = structure_at_lme4(case)
+    for j, c in enumerate(ref["coef"]):
+        res = S.t_test(cs, np.eye(model.k_fe)[perm[j]])
+        assert res["estimate"] == pytest.approx(c["estimate"], rel=1e-7, abs=1e-9)
+        assert res["se"] == pytest.approx(c["se"], rel=1e-7)
+        assert res["df"] == pytest.approx(c["df_satterthwaite"], rel=DF_RTOL)
+        assert res["t"] == pytest.approx(c["t_satterthwaite"], rel=1e-6)
+        assert res["p"] == pytest.approx(c["p_satterthwaite"], rel=1e-3, abs=1e-9)
+
+
+@pytest.mark.parametrize("case", CASES)
+def test_F_tests_and_contrasts(case):
+    ref, _, cs, perm = structure_at_lme4(case)
+    hypotheses = ref.get("anova_type3", []) + ref.get("contrasts", [])
+    for h in hypotheses:
+        res = S.f_test(cs, to_statsmodels_L(h["L"], perm))
+        assert res["num_df"] == h["num_df"]
+        assert res["F"] == pytest.approx(h["F_satterthwaite"], rel=1e-6)
+        den = h.get("den_df_satterthwaite", h.get("df_satterthwaite"))
+        assert res["den_df"] == pytest.approx(den, rel=DF_RTOL)
+        assert res["p"] == pytest.approx(h["p_satterthwaite"], rel=1e-3, abs=1e-9)
+
+
+def test_boundary_convention_seed003():
+    """At a singular fit lmerTest's df jump to the residual df n − p (here 16 − 4 = 12)."""
+    ref, model, cs, _ = structure_at_lme4("seed003_interaction")
+    assert ref["singular"]
+    for l in np.eye(model.k_fe):
+        assert S.t_test(cs, l)["df"] == pytest.approx(12, rel=1e-8)
+
+
+def test_boundary_jump_between_fixtures():
+    """Same design, two data sets: interior optimum df = groups − 2; singular fit df = n − p."""
+    _, model, cs_in, perm = structure_at_lme4("few_groups_between")
+    _, _, cs_on, _ = structure_at_lme4("few_groups_boundary")
+    l = np.eye(model.k_fe)[perm[1]]
+    assert S.t_test(cs_in, l)["df"] == pytest.approx(4 - 2, rel=1e-6)
+    assert S.t_test(cs_on, l)["df"] == pytest.approx(cs_on.n_obs - model.k_fe, rel=1e-8)
+
+
+def test_multi_df_rules():
+    """q contrasts of equal ν give ν; a contrast repeated is rank-reduced by the eigen rule."""
+    _, model, cs, _ = structure_at_lme4("sleepstudy_intercept")
+    one = S.f_test(cs, np.array([[0.0, 1.0]]))
+    twice = S.f_test(cs, np.array([[0.0, 1.0], [0.0, 2.0]]))
+    assert twice["num_df"] == 1
+    assert twice["F"] == pytest.approx(one["F"])
+    assert twice["den_df"] == pytest.approx(one["den_df"])
