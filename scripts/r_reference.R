@@ -114,6 +114,25 @@ sm_colnames <- function(fit, factors) {
     }, vars, pieces), collapse = ":")
   }, "")
 }
+## The order patsy gives the same columns: intercept first, then terms grouped
+## by the set of numeric (non-factor) variables they contain (the group without
+## numeric variables first, the others in order of first appearance), by
+## degree within a group.  Columns within a term follow R's order (checked
+## against statsmodels for every case).  Returns 1-based indices into R's order.
+patsy_order <- function(fit, factors) {
+  X <- model.matrix(fit)
+  asg <- attr(X, "assign")
+  tl <- attr(terms(fit), "term.labels")
+  if (!length(tl)) return(seq_len(ncol(X)))
+  keys <- vapply(tl, function(t) {
+    v <- strsplit(t, ":", fixed = TRUE)[[1]]
+    paste(sort(v[!(v %in% factors)]), collapse = ":")
+  }, "")
+  deg <- vapply(strsplit(tl, ":", fixed = TRUE), length, 0L)
+  key_rank <- match(keys, unique(c("", keys)))
+  term_ord <- order(key_rank, deg, seq_along(tl))
+  c(which(asg == 0), unlist(lapply(term_ord, function(t) which(asg == t))))
+}
 sm_termname <- function(term, factors) {
   vars <- strsplit(term, ":", fixed = TRUE)[[1]]
   paste(ifelse(vars %in% factors, sprintf("C(%s)", vars), vars), collapse = ":")
@@ -145,6 +164,7 @@ run_case <- function(case, description, data, formula, sm, factors,
   p <- ncol(X)
   rnames <- colnames(X)
   smn <- sm_colnames(fit, factors)
+  pord <- patsy_order(fit, factors)
 
   ## --- coefficient tables
   klog <- new.env(); klog$warnings <- character(); klog$messages <- character()
@@ -234,8 +254,9 @@ run_case <- function(case, description, data, formula, sm, factors,
     case = case, description = description, versions = versions,
     data = basename(csv), n_obs = nrow(d),
     lme4_formula = formula,
-    statsmodels = c(sm, list(exog_names = smn)),
-    r_colnames = rnames,
+    statsmodels = c(sm, list(exog_names = I(smn), exog_names_patsy_order = I(smn[pord]))),
+    same_column_order = identical(pord, seq_len(p)),
+    r_colnames = I(rnames),
     reml = TRUE,
     reml_criterion = unname(REMLcrit(fit)),
     singular = isSingular(fit),
@@ -496,6 +517,7 @@ write_fixture_json(list(
   lme4_formula = "y ~ trt + (1 | g)",
   statsmodels = list(formula = "y ~ C(trt)", groups = "g", re_formula = NULL, vc_formula = NULL,
                      exog_names = c("Intercept", "C(trt)[T.trt]")),
+  same_column_order = TRUE,
   reml = TRUE, n_datasets = 40L, n_singular = as.integer(n_sing),
   datasets = opt), file.path(outdir, "fewgroup_optima.json"))
 cat(sprintf("   %d of 40 singular\n", n_sing))
