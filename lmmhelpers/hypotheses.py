@@ -17,8 +17,13 @@ numerical factor in T set to 1), and apply across that grid
 
 as a Kronecker product. The rows that remain span the term's type III hypothesis. For models
 with numerical covariates this tests a factor at covariate value 0 and a covariate by its
-slope averaged over the factor levels, which is also what SAS and lmerTest test. The F test
-is invariant to the basis of the rows, so we return an orthonormal basis.
+slope averaged over the factor levels, which is also what SAS and lmerTest test.
+
+The F statistic depends only on the row space, but the multi-df Satterthwaite df
+(lmerTest's ``contestMD``) also depend on the basis. The contrasts here are differences from
+the first level in cell-mean space, the basis lmerTest uses (its treatment-coding type III
+contrasts, mapped to other codings), and the same rows whatever the coding: so the F and its
+df are both independent of the coding, and they match lmerTest.
 """
 
 from __future__ import annotations
@@ -41,12 +46,18 @@ def _design_info(model):
     return info
 
 
-def _row_basis(L, tol=1e-10):
-    """An orthonormal basis of the row space of L."""
-    if not np.any(L):
-        return L[:0]
-    _, s, Vt = np.linalg.svd(L, full_matrices=False)
-    return Vt[: int(np.sum(s > tol * s[0]))]
+def _independent_rows(L, tol=1e-10):
+    """The rows of L, in order, that add to the rank of the rows kept before them.
+
+    Which rows are dependent is a property of the hypothesis on cell means, so the same rows
+    are kept under every coding of the factors.
+    """
+    kept = []
+    for row in L:
+        trial = np.vstack(kept + [row])
+        if np.linalg.matrix_rank(trial, tol=tol * max(1.0, np.abs(L).max())) == len(trial):
+            kept.append(row)
+    return np.array(kept).reshape(len(kept), L.shape[1])
 
 
 def type3_contrasts(model):
@@ -61,7 +72,7 @@ def type3_contrasts(model):
     -------
     dict of str to ndarray
         Term name (as patsy spells it, formula order, intercept excluded) to a contrast
-        matrix of shape (num_df, k_fe) with orthonormal rows.
+        matrix of shape (num_df, k_fe) in β, one row per difference from the first level.
 
     Examples
     --------
@@ -123,20 +134,21 @@ def type3_contrasts(model):
         ops = []
         for f in grid:
             k = len(factor_info[f].categories)
-            if f in cat_T:
-                ops.append(np.hstack([np.eye(k - 1), -np.ones((k - 1, 1))]))
+            if f in cat_T:  # level j − level 1, j = 2..k: lmerTest's (treatment) basis
+                ops.append(np.hstack([-np.ones((k - 1, 1)), np.eye(k - 1)]))
             else:
                 ops.append(np.full((1, k), 1.0 / k))
         K = reduce(np.kron, ops, np.ones((1, 1)))
-        out[term.name()] = _row_basis(K @ rows)
+        out[term.name()] = _independent_rows(K @ rows)
     return {name: out[name] for name in _formula_order(model, list(out))}
 
 
 def _formula_order(model, names):
-    """Term names in the order the formula expands them (R's order), where it can be read.
+    """Term names in R's order: as the formula lists them, main effects before interactions.
 
-    patsy's design puts terms without numerical factors first; ``y ~ x + C(a)`` has columns
-    for ``C(a)`` before ``x``, while the formula (and R's anova) lists ``x`` first.
+    patsy's design puts terms without numerical factors first (``y ~ x + C(a)`` has columns
+    for ``C(a)`` before ``x``); R's ``terms()``, and so lmerTest's anova, keep the formula's
+    order within each degree of interaction. We follow R.
     """
     formula = getattr(model, "formula", None)
     if not isinstance(formula, str):
@@ -144,7 +156,9 @@ def _formula_order(model, names):
     try:
         from patsy import ModelDesc
 
-        expanded = [t.name() for t in ModelDesc.from_formula(formula).rhs_termlist]
+        termlist = ModelDesc.from_formula(formula).rhs_termlist
+        # R's terms(): by degree (main effects, then two-way interactions, ...), stably
+        expanded = [t.name() for t in sorted(termlist, key=lambda t: len(t.factors))]
     except Exception:  # a formula patsy cannot re-read: keep the design's order
         return names
     if sorted(expanded_names := [n for n in expanded if n in names]) != sorted(names):
