@@ -5,6 +5,7 @@ Only public names are imported here; everything is defined in its own module.
 
 __version__ = "0.1.0"
 
+from lmmhelpers.fitting import fit_mixedlm
 from lmmhelpers.parameters import is_boundary
 from lmmhelpers.plots import pvalue_histogram, pvalue_qq, rejection_curve
 from lmmhelpers.simulate import (
@@ -40,6 +41,7 @@ __all__ = [
     "anova_table",
     "coef_table",
     "contrast_test",
+    "fit_mixedlm",
     "is_boundary",
     "pvalue_histogram",
     "pvalue_qq",
