@@ -436,11 +436,11 @@ run_case("slopes_plus_vc",
   notes = "lme4 orders random-effect terms by decreasing number of levels: theta[1] belongs to (1 | g:h), theta[2:4] to (1 + x | g); see theta_names and varcorr.")
 
 ## 9. Few groups, between-group treatment: 4 groups x 5 rows, sigma_b^2 = sigma^2 = 1
-sim_fewgroups <- function(seed, m = 4, k = 5) {
+sim_fewgroups <- function(seed, m = 4, k = 5, sizes = rep(k, m)) {
   set.seed(seed)
-  g <- rep(seq_len(m), each = k)
+  g <- rep(seq_len(m), times = sizes)
   b <- rnorm(m)
-  y <- round(b[g] + rnorm(m * k), 4)
+  y <- round(b[g] + rnorm(length(g)), 4)
   data.frame(y = y, trt = ifelse(g <= m / 2, "ctrl", "trt"), g = sprintf("g%d", g))
 }
 fg_formula <- "y ~ trt + (1 | g)"
@@ -455,6 +455,12 @@ run_case("few_groups_boundary",
   "Simulated (set.seed(9)): same design as few_groups_between; the group variance is estimated at zero (singular fit).",
   sim_fewgroups(9), fg_formula, fg_sm, factors = c("trt", "g"), expect_singular = TRUE,
   contrasts = list(list(description = "mean in trt (Intercept + trttrt)", L = c(1, 1))))
+run_case("few_groups_unbalanced",
+  "Simulated (set.seed(7)): 4 groups of 3, 6, 4 and 7 rows (groups 1-2 ctrl, 3-4 trt), group variance = residual variance = 1; interior REML fit with Satterthwaite df below 2.",
+  sim_fewgroups(7, sizes = c(3, 6, 4, 7)), fg_formula, fg_sm, factors = c("trt", "g"),
+  expect_singular = FALSE,
+  contrasts = list(list(description = "mean in trt (Intercept + trttrt)", L = c(1, 1)),
+                   list(description = "joint test of intercept and trt", L = diag(2))))
 
 ## 10. Batch for an optimizer wrapper: 40 data sets of the few-group design
 ##     (20 with 4 groups, 20 with 6 groups, 5 rows each; between-group treatment;
