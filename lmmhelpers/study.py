@@ -191,19 +191,24 @@ class _Replicate:
                 re_formula=re_formula,
                 vc_formula=None if vc_formula is None else dict(vc_formula),
             )
-            try:
-                from lmmhelpers.fitting import fit_mixedlm
-            except ImportError:  # before fitting.py lands: statsmodels' own fit
-                result = model.fit(reml=reml)
-                return result, bool(result.converged), bool(is_boundary(result))
-            result = fit_mixedlm(model, reml=reml)
-            return result, bool(result.converged), bool(result.boundary)
+            return _fit_model(model, reml)
 
         value, error, texts = _capture(fit)
         if error is not None:
             return None, pd.NA, pd.NA, error, texts
         result, converged, boundary = value
         return result, converged, boundary, None, texts
+
+
+def _fit_model(model, reml):
+    """(result, converged, boundary) from lmmhelpers.fit_mixedlm, or statsmodels before it lands."""
+    try:
+        from lmmhelpers.fitting import fit_mixedlm
+    except ImportError:  # before fitting.py lands: statsmodels' own fit, lme4's boundary rule
+        result = model.fit(reml=reml)
+        return result, bool(result.converged), bool(is_boundary(result))
+    result = fit_mixedlm(model, reml=reml)
+    return result, bool(result.converged), bool(result.boundary)
 
 
 # --------------------------------------------------------------------------------------------
@@ -956,6 +961,7 @@ def load_study(description, directory):
 def read_study_csv(path):
     """Read a study table written by :func:`save_study`, restoring the column types."""
     numeric = ("estimate", "std_err", "statistic", "df", "p_value", "converged", "boundary")
-    frame = pd.read_csv(path, float_precision="round_trip", keep_default_na=False,
-                        na_values={c: ["", "nan", "NaN"] for c in numeric})
+    options = {} if int(pd.__version__.split(".")[0]) >= 3 else {"float_precision": "round_trip"}
+    frame = pd.read_csv(path, keep_default_na=False,
+                        na_values={c: ["", "nan", "NaN"] for c in numeric}, **options)
     return _as_frame(frame)
