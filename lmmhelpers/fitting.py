@@ -432,10 +432,14 @@ def fit_mixedlm(
     inner.fit_history = history
     inner.converged = converged
     if not converged:
+        slope = (
+            f", slope into the interior from the boundary = {best['inward_slope']:.3g}"
+            if best["boundary"]
+            else ""
+        )
         warnings.warn(
             f"fit_mixedlm: no optimizer reached a maximum (best: {optimizer}, |gradient| = "
-            f"{grad_norm:.3g}, inward slope at the boundary = {best['inward_slope']:.3g}, "
-            f"grad_tol = {grad_tol:g}). Try more iterations "
+            f"{grad_norm:.3g}{slope}, grad_tol = {grad_tol:g}). Try more iterations "
             "(maxiter), other methods or start_params, rescaling covariates, or a simpler "
             "random-effects structure; see result.fit_history.",
             ConvergenceWarning,
