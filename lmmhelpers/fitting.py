@@ -32,7 +32,7 @@ from statsmodels.tools.sm_exceptions import ConvergenceWarning
 
 from lmmhelpers.parameters import BOUNDARY_TOL, VarianceParameters, is_boundary
 
-__all__ = ["fit_mixedlm", "KNOWN_METHODS", "VARIANCE_FLOOR"]
+__all__ = ["fit_mixedlm", "KNOWN_METHODS", "OPTIMIZER_OPTIONS", "VARIANCE_FLOOR"]
 
 #: Optimizers of statsmodels' ``LikelihoodModel.fit`` that work for MixedLM.
 KNOWN_METHODS = ("lbfgs", "bfgs", "powell", "nm", "cg")
@@ -45,6 +45,15 @@ VARIANCE_FLOOR = 2e-10
 
 #: Keyword arguments of ``MixedLM.fit`` that fit_mixedlm does not support.
 _UNSUPPORTED = ("free", "fe_pen", "cov_pen", "method", "do_cg", "full_output", "niter_sa")
+
+#: Optimizer settings each method accepts (statsmodels.base.optimizer); ``disp`` goes to all.
+OPTIMIZER_OPTIONS = {
+    "lbfgs": ("m", "pgtol", "factr", "maxfun", "epsilon"),
+    "bfgs": ("gtol", "norm", "epsilon"),
+    "cg": ("gtol", "norm", "epsilon"),
+    "powell": ("xtol", "ftol", "maxfun"),
+    "nm": ("xtol", "ftol", "maxfun"),
+}
 
 
 def _validate(model, reml, methods, grad_tol, fit_kwds):
@@ -81,6 +90,13 @@ def _validate(model, reml, methods, grad_tol, fit_kwds):
     bad = sorted(set(fit_kwds).intersection(_UNSUPPORTED))
     if bad:
         raise TypeError(f"fit_mixedlm does not support the MixedLM.fit argument {bad[0]!r}")
+    used = {"disp"}.union(*(OPTIMIZER_OPTIONS[step] for chain in chains for step in chain))
+    unused = sorted(set(fit_kwds).difference(used))
+    if unused:
+        raise TypeError(
+            f"fit_mixedlm: no optimizer in methods accepts the keyword {unused[0]!r}; "
+            f"settings per method: {OPTIMIZER_OPTIONS}"
+        )
     return tuple(chains), grad_tol
 
 
@@ -187,17 +203,24 @@ def _evaluate(model, packed):
     }
 
 
-def _run_step(model, method, start, fit_kwds):
+def _run_step(model, method, start, maxiter, fit_kwds):
     """One statsmodels optimizer run on the profiled likelihood; returns (packed, converged)."""
+    options = {k: v for k, v in fit_kwds.items() if k in OPTIMIZER_OPTIONS[method]}
     rslt = LikelihoodModel.fit(
-        model, start_params=start, method=method, skip_hessian=True, disp=False, **fit_kwds
+        model,
+        start_params=start,
+        method=method,
+        skip_hessian=True,
+        disp=fit_kwds.get("disp", False),
+        maxiter=maxiter,
+        **options,
     )
     return np.atleast_1d(np.asarray(rslt.params, dtype=float)), bool(
         rslt.mle_retvals.get("converged", False)
     )
 
 
-def _attempt(model, chain, start, fit_kwds):
+def _attempt(model, chain, start, maxiter, fit_kwds):
     """Run a chain such as ('powell', 'lbfgs'); keep the best stage. Returns a history row."""
     t0 = time.perf_counter()
     row = {"method": "+".join(chain), "converged": False, "llf": np.nan,
@@ -210,7 +233,7 @@ def _attempt(model, chain, start, fit_kwds):
                 # Polish from the lifted point, so a gradient method never starts at θ = 0.
                 p = _params_object(model, best["cov_re"], best["vcomp"])
                 packed = p.get_packed(use_sqrt=model.use_sqrt, has_fe=False)
-            packed, flag = _run_step(model, step, packed, fit_kwds)
+            packed, flag = _run_step(model, step, packed, maxiter, fit_kwds)
             state = _evaluate(model, packed)
         except (np.linalg.LinAlgError, ValueError, FloatingPointError, OverflowError) as e:
             row["error"] = f"{step}: {type(e).__name__}: {e}"
@@ -317,14 +340,17 @@ def fit_mixedlm(
         Starting values as for ``MixedLM.fit``: packed variance parameters (optionally
         preceded by the fixed effects). Default: statsmodels' start, Ψ/σ² = I and τ²/σ² = 1.
     maxiter : int, optional
-        Iteration limit passed to every optimizer (statsmodels' default when None).
+        Iteration limit of every optimizer run (default 100, statsmodels' default).
     grad_tol : float, default 2e-3
         Largest acceptable ``grad_norm`` for the verdict ``converged`` (lme4 uses the same
         number, 0.002, on its gradient check).
     stop_early : bool, default True
         Stop after the first attempt with a small gradient off the boundary (see above).
     **fit_kwds
-        Other optimizer settings accepted by ``MixedLM.fit`` (``gtol``, ``ftol``, ``xtol``...).
+        Optimizer settings, each passed only to the methods that accept it (see
+        ``OPTIMIZER_OPTIONS``: ``gtol`` for bfgs and cg, ``pgtol`` and ``factr`` for lbfgs,
+        ``xtol`` and ``ftol`` for powell and nm...), and ``disp``. A setting no method in
+        ``methods`` accepts is a TypeError.
 
     Returns
     -------
@@ -388,8 +414,12 @@ def fit_mixedlm(
     """
     chains, grad_tol = _validate(model, reml, methods, grad_tol, fit_kwds)
     start = _start_packed(model, start_params)
-    if maxiter is not None:
-        fit_kwds["maxiter"] = int(maxiter)
+    if maxiter is None:
+        maxiter = 100  # statsmodels' LikelihoodModel.fit default
+    elif not isinstance(maxiter, (int, np.integer)) or isinstance(maxiter, bool):
+        raise TypeError(f"maxiter must be an integer, got {maxiter!r}")
+    elif maxiter < 1:
+        raise ValueError(f"maxiter must be at least 1, got {maxiter!r}")
 
     rows = []
     with warnings.catch_warnings():
@@ -403,7 +433,7 @@ def fit_mixedlm(
         model._freepat = None
         model._cov_sing = 0
         for chain in chains:
-            rows.append(_attempt(model, chain, start, fit_kwds))
+            rows.append(_attempt(model, chain, start, maxiter, fit_kwds))
             if stop_early and _settled(rows, grad_tol):
                 break
         ok = [r["state"] for r in rows if r["state"] is not None]

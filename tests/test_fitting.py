@@ -309,6 +309,12 @@ def test_argument_validation(fewgroup):
         fit_mixedlm(model, start_params=[1.0, 2.0, 3.0, 4.0])
     with pytest.raises(TypeError, match="'free'"):
         fit_mixedlm(model, free=None)
+    with pytest.raises(TypeError, match="maxiter"):
+        fit_mixedlm(model, maxiter=10.5)
+    with pytest.raises(ValueError, match="maxiter"):
+        fit_mixedlm(model, maxiter=0)
+    with pytest.raises(TypeError, match="'gtol'"):  # bfgs/cg setting, none of them chosen
+        fit_mixedlm(model, methods=("lbfgs", "powell"), gtol=1e-8)
     assert set(KNOWN_METHODS) >= {"lbfgs", "bfgs", "powell", "nm"}
 
 
@@ -316,3 +322,15 @@ def test_single_method_string_is_accepted(fewgroup):
     ref, data = fewgroup
     result = fit_mixedlm(fewgroup_model(ref, data, 1), methods="powell+lbfgs")
     assert len(result.fit_history) == 1 and result.converged
+
+
+def test_optimizer_settings_go_only_to_the_methods_that_accept_them(fewgroup):
+    ref, data = fewgroup
+    model = fewgroup_model(ref, data, 14)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # statsmodels warns about settings a method ignores
+        result = fit_mixedlm(
+            model, stop_early=False, gtol=1e-9, pgtol=1e-10, xtol=1e-10, ftol=1e-12, disp=False
+        )
+    assert result.converged and len(result.fit_history) == 4
+    assert (result.fit_history["error"] == "").sum() >= 3
