@@ -69,6 +69,7 @@ __all__ = [
     "save_study",
     "study_description",
     "study_key",
+    "two_input_analyses",
 ]
 
 #: Columns of a study's table, in order.
@@ -742,7 +743,19 @@ _TERM = "input[T.input_1]"
 _METHODS = MIXED_METHODS + ("lrt", "group-means-t", "gee-bias-reduced", "fixed-effects")
 
 
-def _two_input_analyses(methods):
+def two_input_analyses(methods):
+    """The analyses of the input effect in :func:`two_input_design` data, by method name.
+
+    Parameters
+    ----------
+    methods : sequence of str
+        See :func:`null_pvalue_study`.
+
+    Returns
+    -------
+    list
+        Analyses for :func:`run_study` (the mixed-model methods share one analysis, so one fit).
+    """
     if isinstance(methods, str):
         methods = (methods,)
     methods = tuple(methods)
@@ -786,7 +799,7 @@ def pvalue_study(n_groups, n_per_group, group_var, resid_var, n_sim, seed, n_job
         resid_var=resid_var, effect=effect, labels=labels, missing=missing,
     )
     design(seed=0)  # validates the design's arguments here, with their names, not in a worker
-    return run_study(design, _two_input_analyses(methods), n_sim, seed, n_jobs=n_jobs,
+    return run_study(design, two_input_analyses(methods), n_sim, seed, n_jobs=n_jobs,
                      progress=progress, cache_dir=cache_dir)
 
 
@@ -935,15 +948,31 @@ def study_key(description):
 def _paths(description, directory):
     directory = Path(directory)
     key = study_key(description)
-    return directory / f"study-{key}.csv", directory / f"study-{key}.json"
+    return directory / f"study-{key}.csv.gz", directory / f"study-{key}.json"
 
 
 def save_study(results, description, directory):
-    """Save a study's table (CSV) and description (JSON) under its key; returns the CSV path."""
+    """Save a study's table (gzipped CSV) and description (JSON) under its key.
+
+    Parameters
+    ----------
+    results : pandas.DataFrame
+        The study's table.
+    description : dict
+        From :func:`study_description`; its :func:`study_key` names the files.
+    directory : str or Path
+        Created if needed.
+
+    Returns
+    -------
+    pathlib.Path
+        The path of the CSV file, ``study-<key>.csv.gz``.
+    """
     directory = Path(directory)
     directory.mkdir(parents=True, exist_ok=True)
     csv_path, json_path = _paths(description, directory)
-    results.to_csv(csv_path, index=False)
+    # gzip without a timestamp: the same results give the same bytes
+    results.to_csv(csv_path, index=False, compression={"method": "gzip", "mtime": 0})
     json_path.write_text(json.dumps(description, indent=1, sort_keys=True) + "\n")
     return csv_path
 

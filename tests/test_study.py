@@ -54,7 +54,7 @@ def test_identical_results_for_any_n_jobs_and_subsets():
     # a subset of replicates gives exactly the same rows
     design = partial(two_input_design, n_groups=4, n_per_group=5, group_var=1.0,
                      resid_var=1.0, effect=0.0, labels="correct", missing=0.0)
-    analyses = study_module._two_input_analyses(kw["methods"])
+    analyses = study_module.two_input_analyses(kw["methods"])
     part = run_study(design, analyses, n_sim=12, seed=21, replicates=[3, 7, 11],
                      progress=False, batch_size=1)
     expected = one[one["replicate"].isin([3, 7, 11])].reset_index(drop=True)
@@ -244,7 +244,7 @@ def test_cache_round_trip_and_key(tmp_path, monkeypatch):
               progress=False, methods=("normal", "lrt", "fixed-effects"), cache_dir=tmp_path)
     first = null_pvalue_study(**kw)
     files = sorted(p.name for p in tmp_path.iterdir())
-    assert len(files) == 2 and files[0].endswith(".csv") and files[1].endswith(".json")
+    assert len(files) == 2 and files[0].endswith(".csv.gz") and files[1].endswith(".json")
 
     def fail(*args, **kwargs):
         raise AssertionError("the study should have been loaded from the cache")
