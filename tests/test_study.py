@@ -309,3 +309,13 @@ def test_committed_sweep_slice_recomputes_to_the_same_numbers():
     old = saved[saved["replicate"].isin(replicates)].reset_index(drop=True)[fresh.columns]
     pd.testing.assert_frame_equal(fresh.drop(columns=["warnings"]),
                                   old.drop(columns=["warnings"]), rtol=1e-6)
+
+
+def test_pvalue_study_has_power_under_an_effect():
+    from lmmhelpers import power, pvalue_study
+
+    res = pvalue_study(5, 5, 0.5, 1.0, n_sim=10, seed=2, progress=False,
+                       methods=("normal", "group-means-t"), effect=2.0)
+    pw = power(res, by="method").set_index("method")
+    assert (pw["power"] >= 0.8).all()
+    assert res["estimate"].mean() > 1.0
