@@ -43,6 +43,9 @@ _GRADIENT_METHODS = ("lbfgs", "bfgs", "cg")
 #: #10239); 2e-10 (θ ≈ 1.4e-5, below lme4's boundary tolerance 1e-4) keeps clear of it.
 VARIANCE_FLOOR = 2e-10
 
+#: θ below this are tried at exactly zero (then polished) after the attempts: see ``snap``.
+SNAP_PROBE = 1e-2
+
 #: Keyword arguments of ``MixedLM.fit`` that fit_mixedlm does not support.
 _UNSUPPORTED = ("free", "fe_pen", "cov_pen", "method", "do_cg", "full_output", "niter_sa")
 
@@ -128,6 +131,19 @@ def _start_packed(model, start_params):
     return params.get_packed(use_sqrt=model.use_sqrt, has_fe=False)
 
 
+def _lifted_components(model, cov_re, vcomp):
+    """(Ψ/σ², τ²/σ²) with eigenvalues of Ψ/σ² and the τ²/σ² raised to VARIANCE_FLOOR."""
+    cov_re = np.atleast_2d(np.asarray(cov_re, dtype=float)).reshape(model.k_re, model.k_re)
+    if model.k_re > 0:
+        cov_re = (cov_re + cov_re.T) / 2
+        w, v = np.linalg.eigh(cov_re)
+        if w.min() < VARIANCE_FLOOR:
+            cov_re = (v * np.maximum(w, VARIANCE_FLOOR)) @ v.T
+            cov_re = (cov_re + cov_re.T) / 2
+    vcomp = np.maximum(np.abs(np.asarray(vcomp, dtype=float)), VARIANCE_FLOOR)
+    return cov_re, vcomp
+
+
 def _lifted(model, packed):
     """(Ψ/σ², τ²/σ²) from optimizer parameters, with every variance raised to VARIANCE_FLOOR.
 
@@ -138,15 +154,7 @@ def _lifted(model, packed):
     p = MixedLMParams.from_packed(
         np.asarray(packed, dtype=float), model.k_fe, model.k_re, model.use_sqrt, has_fe=False
     )
-    cov_re = np.atleast_2d(p.cov_re).reshape(model.k_re, model.k_re)
-    if model.k_re > 0:
-        cov_re = (cov_re + cov_re.T) / 2
-        w, v = np.linalg.eigh(cov_re)
-        if w.min() < VARIANCE_FLOOR:
-            cov_re = (v * np.maximum(w, VARIANCE_FLOOR)) @ v.T
-            cov_re = (cov_re + cov_re.T) / 2
-    vcomp = np.maximum(np.abs(np.asarray(p.vcomp, dtype=float)), VARIANCE_FLOOR)
-    return cov_re, vcomp
+    return _lifted_components(model, p.cov_re, p.vcomp)
 
 
 def _params_object(model, cov_re, vcomp):
@@ -251,6 +259,43 @@ def _attempt(model, chain, start, maxiter, fit_kwds):
     return row
 
 
+def _snap_attempt(model, best, maxiter, fit_kwds):
+    """Try the answer with every small θ (below SNAP_PROBE) set to zero, then polished.
+
+    In lme4's θ the likelihood is flat near θ_j = 0 (its slope vanishes there), so the
+    unconstrained optimizers of statsmodels stop at θ_j ~ 1e-3 when the optimum is exactly
+    0. Returns a history row, or None when no θ is small.
+    """
+    vp = VarianceParameters(cov_re=best["cov_re"], vcomp=best["vcomp"], scale=1.0)
+    re_mask, vc_mask = vp.boundary_mask(SNAP_PROBE)
+    if not (re_mask.any() or vc_mask.any()):
+        return None
+    snapped = vp.snapped(SNAP_PROBE)
+    params = _params_object(model, *_lifted_components(model, snapped.cov_re, snapped.vcomp))
+    start = params.get_packed(use_sqrt=model.use_sqrt, has_fe=False)
+    t0 = time.perf_counter()
+    row = {"method": "snap", "converged": True, "llf": np.nan, "grad_norm": np.nan,
+           "seconds": np.nan, "error": "", "state": None}
+    try:
+        first = _evaluate(model, start)
+        first.update(optimizer=best["optimizer"] + "+snap", flag=True)
+        chosen = first
+        packed, flag = _run_step(model, "lbfgs", start, maxiter, fit_kwds)
+        polished = _evaluate(model, packed)
+        if polished["llf"] > first["llf"]:
+            polished.update(optimizer=best["optimizer"] + "+snap+lbfgs", flag=flag)
+            chosen = polished
+            row["method"] = "snap+lbfgs"
+    except (np.linalg.LinAlgError, ValueError, FloatingPointError, OverflowError) as e:
+        row["error"] = f"snap: {type(e).__name__}: {e}"
+        chosen = locals().get("first")
+    row["seconds"] = time.perf_counter() - t0
+    if chosen is not None and np.isfinite(chosen["llf"]):
+        row.update(llf=chosen["llf"], grad_norm=chosen["grad_norm"], converged=chosen["flag"],
+                   state=chosen)
+    return row
+
+
 def _settled(rows, grad_tol, llf_tol=1e-6):
     """Whether the attempts so far are enough (the early-stopping rule of fit_mixedlm)."""
     ok = [r["state"] for r in rows if r["state"] is not None]
@@ -310,6 +355,7 @@ def fit_mixedlm(
     maxiter=None,
     grad_tol=2e-3,
     stop_early=True,
+    snap=True,
     **fit_kwds,
 ):
     """Fit a MixedLM at the best optimum several optimizers reach, and say whether to trust it.
@@ -346,6 +392,12 @@ def fit_mixedlm(
         number, 0.002, on its gradient check).
     stop_early : bool, default True
         Stop after the first attempt with a small gradient off the boundary (see above).
+    snap : bool, default True
+        After the attempts, when some θ of the best answer is below 0.01 (``SNAP_PROBE``),
+        also try that answer with those θ set to zero, polished by L-BFGS (a history row
+        ``"snap"`` or ``"snap+lbfgs"``), and keep it if its log-likelihood is at least as
+        good. The likelihood is flat in θ near zero, so unconstrained optimizers stop at
+        θ ~ 1e-3 when lme4's bounded optimizer lands on exactly 0.
     **fit_kwds
         Optimizer settings, each passed only to the methods that accept it (see
         ``OPTIMIZER_OPTIONS``: ``gtol`` for bfgs and cg, ``pgtol`` and ``factr`` for lbfgs,
@@ -441,6 +493,12 @@ def fit_mixedlm(
             errors = "; ".join(r["error"] for r in rows)
             raise ValueError(f"fit_mixedlm: every optimizer failed ({errors})")
         best = max(ok, key=lambda s: s["llf"])
+        if snap:
+            row = _snap_attempt(model, best, maxiter, fit_kwds)
+            if row is not None:
+                rows.append(row)
+                if row["state"] is not None and row["state"]["llf"] >= best["llf"]:
+                    best = row["state"]
         result = _build_results(model, bool(reml), best["cov_re"], best["vcomp"])
     grad_norm, optimizer = best["grad_norm"], best["optimizer"]
 

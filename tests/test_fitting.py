@@ -110,7 +110,9 @@ def test_boundary_data_sets_record_failed_attempts_and_pick_best_llf(fewgroup):
     result = fit_mixedlm(fewgroup_model(ref, data, 5), stop_early=False)
     history = result.fit_history
     assert list(history.columns) == ["method", "converged", "llf", "grad_norm", "seconds", "error"]
-    assert list(history["method"]) == ["lbfgs", "powell+lbfgs", "nm+lbfgs", "bfgs"]
+    # Four attempts, then the boundary probe (θ < 0.01 tried at exactly 0).
+    assert list(history["method"])[:4] == ["lbfgs", "powell+lbfgs", "nm+lbfgs", "bfgs"]
+    assert list(history["method"])[4] in {"snap", "snap+lbfgs"}
     assert (history["seconds"] > 0).all()
     # The winner is the attempt with the best log-likelihood, whatever the optimizers' flags.
     assert result.llf == pytest.approx(history["llf"].max(), abs=1e-9)
@@ -131,9 +133,10 @@ def test_stop_early_is_cheaper_and_reaches_the_same_optimum(fewgroup):
     ref, data = fewgroup
     for dataset in (1, 5, 14):
         model = fewgroup_model(ref, data, dataset)
-        fast = fit_mixedlm(model)
-        full = fit_mixedlm(model, stop_early=False)
+        fast = fit_mixedlm(model, snap=False)
+        full = fit_mixedlm(model, stop_early=False, snap=False)
         assert len(fast.fit_history) <= len(full.fit_history) == 4
+        assert not full.fit_history["method"].str.startswith("snap").any()
         assert fast.llf == pytest.approx(full.llf, abs=1e-6)
         if fast.boundary:  # a boundary answer needs a second optimizer to agree
             agree = fast.fit_history["llf"] >= fast.llf - 1e-6
@@ -332,5 +335,16 @@ def test_optimizer_settings_go_only_to_the_methods_that_accept_them(fewgroup):
         result = fit_mixedlm(
             model, stop_early=False, gtol=1e-9, pgtol=1e-10, xtol=1e-10, ftol=1e-12, disp=False
         )
-    assert result.converged and len(result.fit_history) == 4
+    assert result.converged and len(result.fit_history) >= 4
     assert (result.fit_history["error"] == "").sum() >= 3
+
+
+def test_snap_probe_lands_on_the_boundary_like_lme4(fewgroup):
+    ref, data = fewgroup
+    for case in [c for c in ref["datasets"] if c["singular"]]:
+        model = fewgroup_model(ref, data, case["dataset"])
+        result = fit_mixedlm(model)
+        unsnapped = fit_mixedlm(model, snap=False)
+        assert result.llf >= unsnapped.llf - 1e-12
+        assert result.boundary
+        assert float(np.asarray(result.cov_re_unscaled).min()) < 1e-8
