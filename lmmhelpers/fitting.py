@@ -372,7 +372,11 @@ def fit_mixedlm(
     boundary (or with a large gradient) is never accepted from a single optimizer, because
     there the gradient in θ vanishes by symmetry and cannot tell a maximum from a saddle.
     ``stop_early=False`` always runs every attempt (use it for one-off analyses; typical
-    cost is the sum of the attempts, about four plain fits).
+    cost is the sum of the attempts, about three plain fits). Then, with ``snap=True``,
+    small θ of the winner are tried at exactly zero (see ``snap``). Measured on 40 few-group
+    data sets (statsmodels 0.15): about 21 ms per fit with the defaults against 24 ms for a
+    plain ``model.fit()``, and 70 ms with ``stop_early=False``; failed L-BFGS runs are cheap
+    and plain ``fit()``'s BFGS is slow exactly where it fails.
 
     Parameters
     ----------
