@@ -196,14 +196,75 @@ def _theta_gradient(model, params):
     return projected, inward_slope
 
 
+def _theta_point(model, theta):
+    """MixedLMParams (relative to σ²) at lme4's θ: Λ's lower triangle row by row, then τ/σ."""
+    k = model.k_re
+    rows, cols = np.tril_indices(k)
+    Lam = np.zeros((k, k))
+    Lam[rows, cols] = theta[: len(rows)]
+    vcomp = np.asarray(theta[len(rows) :], dtype=float) ** 2
+    return _params_object(model, Lam @ Lam.T, vcomp)
+
+
+def _scaled_gradient(model, params, grad, free, step=1e-5):
+    """lme4's convergence statistic: max_i min(|g_i|, |(R⁻ᵀg)_i|) on the deviance scale.
+
+    g is the θ-gradient of the REML (ML) deviance, −2 × the log-likelihood's, and RᵀR the
+    deviance Hessian in the free θ (central differences of the gradient). The Newton-scaled
+    gradient does not grow with the number of observations, as the raw gradient does; lme4's
+    ``checkConv`` takes the smaller of the two per coordinate and compares it with 2e-3.
+    Falls back to the raw gradient where the Hessian is not positive definite.
+    """
+    g = -2 * grad[free]
+    if not g.size:
+        return 0.0
+    vp = VarianceParameters(cov_re=params.cov_re, vcomp=params.vcomp, scale=1.0)
+    rows, cols = np.tril_indices(model.k_re)
+    theta = np.concatenate((vp.Lambda[rows, cols], vp.theta_vc))
+    idx = np.flatnonzero(free)
+    H = np.empty((len(idx), len(idx)))
+    for a, i in enumerate(idx):
+        h = step * max(1.0, abs(theta[i]))
+        up, down = theta.copy(), theta.copy()
+        up[i] += h
+        down[i] -= h
+        g_up = _raw_theta_gradient(model, _theta_point(model, up))[free]
+        g_down = _raw_theta_gradient(model, _theta_point(model, down))[free]
+        H[:, a] = -2 * (g_up - g_down) / (2 * h)
+    H = (H + H.T) / 2
+    try:
+        R = np.linalg.cholesky(H).T  # RᵀR = H, as R's chol()
+        scaled = np.linalg.solve(R, g)
+    except np.linalg.LinAlgError:
+        scaled = g
+    return float(np.max(np.minimum(np.abs(scaled), np.abs(g))))
+
+
+def _raw_theta_gradient(model, params):
+    _, s_re, s_vc = model.score_sqrt(params, calc_fe=False)
+    return np.concatenate((np.atleast_1d(s_re), np.atleast_1d(s_vc))).astype(float)
+
+
 def _evaluate(model, packed):
     """Log-likelihood, gradient summaries and (Ψ/σ², τ²/σ²) at the lifted optimizer answer."""
     cov_re, vcomp = _lifted(model, packed)
     params = _params_object(model, cov_re, vcomp)
     projected, inward_slope = _theta_gradient(model, params)
+    vp = VarianceParameters(cov_re=cov_re, vcomp=vcomp, scale=1.0)
+    re_mask, vc_mask = vp.boundary_mask(BOUNDARY_TOL)
+    rows, cols = np.tril_indices(model.k_re)
+    # free coordinates: not a boundary diagonal, and not in a zeroed column of Λ
+    free = np.concatenate((~re_mask[cols], ~vc_mask))
+    try:
+        grad_stat = _scaled_gradient(model, params, projected, free)
+    except (np.linalg.LinAlgError, ValueError, FloatingPointError):
+        grad_stat = float(np.max(np.abs(2 * projected))) if projected.size else 0.0
+    bound_part = projected[~free]
+    if bound_part.size:  # an inward gradient at the boundary counts unscaled
+        grad_stat = max(grad_stat, float(np.max(np.abs(2 * bound_part))))
     return {
         "llf": float(model.loglike(params, profile_fe=False)),
-        "grad_norm": float(np.linalg.norm(projected)),
+        "grad_norm": grad_stat,
         "inward_slope": float(inward_slope.max()) if inward_slope.size else -np.inf,
         "boundary": bool(inward_slope.size),
         "cov_re": cov_re,
@@ -417,13 +478,14 @@ def fit_mixedlm(
             The winning attempt, e.g. ``"bfgs"`` or ``"powell+lbfgs"`` (``"powell"`` when the
             polishing stage did not improve Powell's answer).
         ``grad_norm`` : float
-            Euclidean norm of the gradient of the profiled log-likelihood (β and σ² profiled
-            out) with respect to θ, lme4's parameters: the lower triangle of the relative
-            Cholesky factor Λ of Ψ/σ² and the τ_j/σ of the variance components. This is
-            scale-free (it does not depend on the units of y) and comparable with lme4's
-            gradient, which is −2 times this one. For a diagonal θ on the boundary
-            (below 1e-4, see ``boundary``) only an inward-pointing (positive) component counts:
-            an outward-pointing gradient there satisfies the optimality conditions.
+            lme4's convergence statistic (``checkConv``): for each θ, the smaller of the
+            deviance gradient and the Newton-scaled gradient R⁻ᵀg (RᵀR the deviance Hessian),
+            maximised over θ. θ is lme4's parameter vector (the lower triangle of the relative
+            Cholesky factor Λ of Ψ/σ², then the τ_j/σ), and the deviance is −2 × the profiled
+            log-likelihood. The statistic does not depend on the units of y, and thanks to the
+            scaling it does not grow with the number of observations. For a diagonal θ on the
+            boundary (below 1e-4, see ``boundary``) only an inward-pointing gradient counts,
+            unscaled.
         ``boundary`` : bool
             ``lmmhelpers.parameters.is_boundary(result)``: lme4's scale-free singular-fit rule.
         ``fit_history`` : pandas.DataFrame
