@@ -7,7 +7,7 @@ server is aborted and reported. For each page the test checks that
 
 - no console error and no uncaught JavaScript exception occurs (one known theme message is
   allow-listed below), no local file is missing and no request leaves the machine;
-- every image has loaded;
+- every image has loaded and has alt text;
 - MathJax (served from the site itself) typeset every math element, without TeX errors;
 - the sidebar links to every page of ``_toc.yml``, visibly;
 
@@ -206,6 +206,7 @@ async () => {
   return images.map((img) => ({
     src: img.currentSrc || img.src,
     ok: img.complete && img.naturalWidth > 0,
+    alt: (img.getAttribute("alt") || "").trim(),
   }));
 }
 """
@@ -239,6 +240,8 @@ def test_page_in_headless_chromium(browser, site, page_name: str):
         images = page.evaluate(_IMAGES)
         broken = [image["src"] for image in images if not image["ok"]]
         assert not broken, f"images that did not load: {broken}"
+        no_alt = [image["src"] for image in images if not image["alt"]]
+        assert not no_alt, f"images without alt text: {no_alt}"
 
         links = page.evaluate(_SIDEBAR)
         if page_name not in ("index",) and TOC_PAGES:
