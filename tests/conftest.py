@@ -107,7 +107,9 @@ def built_book(tmp_path_factory: pytest.TempPathFactory) -> BuiltBook:
     seconds = time.perf_counter() - start
     log = proc.stdout + "\n" + proc.stderr
     ARTIFACTS.mkdir(parents=True, exist_ok=True)
-    (ARTIFACTS / "book-build.log").write_text(log)
+    (ARTIFACTS / "book-build.log").write_text(
+        f"{log}\n[tests] clean build: {seconds:.1f} s, exit status {proc.returncode}\n"
+    )
     return BuiltBook(source, source / "_build" / "html", proc.returncode, log, seconds)
 
 
