@@ -139,9 +139,10 @@ def is_boundary(result, tol=BOUNDARY_TOL):
     Examples
     --------
     >>> import numpy as np, pandas as pd, statsmodels.formula.api as smf
+    >>> from lmmhelpers import fit_mixedlm
     >>> rng = np.random.default_rng(2)
     >>> df = pd.DataFrame({"g": np.repeat(np.arange(8), 5), "y": rng.normal(size=40)})
-    >>> result = smf.mixedlm("y ~ 1", df, groups="g").fit()
+    >>> result = fit_mixedlm(smf.mixedlm("y ~ 1", df, groups="g"))
     >>> float(result.cov_re.iloc[0, 0]) < 1e-8  # no group variance in these data
     True
     >>> is_boundary(result)
