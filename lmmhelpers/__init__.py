@@ -5,6 +5,7 @@ Only public names are imported here; everything is defined in its own module.
 
 __version__ = "0.1.0"
 
+from lmmhelpers.datasets import reference, reference_cases, seed003_table
 from lmmhelpers.fitting import fit_mixedlm
 from lmmhelpers.parameters import is_boundary
 from lmmhelpers.plots import pvalue_histogram, pvalue_qq, rejection_curve
@@ -42,6 +43,9 @@ __all__ = [
     "coef_table",
     "contrast_test",
     "fit_mixedlm",
+    "reference",
+    "reference_cases",
+    "seed003_table",
     "is_boundary",
     "pvalue_histogram",
     "pvalue_qq",
