@@ -301,21 +301,17 @@ def test_committed_sweep_slice_recomputes_to_the_same_numbers():
     make_sweeps = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(make_sweeps)
     index = pd.read_csv(SWEEPS / "index.csv")
-    entry = index.iloc[0]
-    saved = read_study_csv(SWEEPS / entry["file"])
-    design, analyses, n_sim, seed = make_sweeps.study_arguments(entry.to_dict())
-    replicates = [0, 1, 2, n_sim - 1]
-    fresh = run_study(design, analyses, n_sim, seed, replicates=replicates, progress=False)
-    old = saved[saved["replicate"].isin(replicates)].reset_index(drop=True)[fresh.columns]
-    pd.testing.assert_frame_equal(fresh.drop(columns=["warnings"]),
-                                  old.drop(columns=["warnings"]), rtol=1e-6)
-
-
-def test_pvalue_study_has_power_under_an_effect():
-    from lmmhelpers import power, pvalue_study
-
-    res = pvalue_study(5, 5, 0.5, 1.0, n_sim=10, seed=2, progress=False,
-                       methods=("normal", "group-means-t"), effect=2.0)
-    pw = power(res, by="method").set_index("method")
-    assert (pw["power"] >= 0.8).all()
-    assert res["estimate"].mean() > 1.0
+    for _, entry in index.iloc[[0, -1]].iterrows():  # one per sweep
+        saved = read_study_csv(SWEEPS / entry["file"])
+        design, analyses, n_sim, seed = make_sweeps.study_arguments(entry.to_dict())
+        replicates = [0, 1, n_sim - 1]
+        fresh = run_study(design, analyses, n_sim, seed, replicates=replicates, progress=False)
+        old = saved[saved["replicate"].isin(replicates)].reset_index(drop=True)[fresh.columns]
+        try:
+            pd.testing.assert_frame_equal(fresh.drop(columns=["warnings"]),
+                                          old.drop(columns=["warnings"]), rtol=1e-6)
+        except AssertionError as exc:
+            raise AssertionError(
+                f"{entry['file']} no longer matches a recomputation: if the change is "
+                "intended, regenerate the sweeps with scripts/make_sweeps.py --force"
+            ) from exc
