@@ -111,9 +111,10 @@ def pvalue_histogram(results, method=None, bins=20, level=0.95, ax=None):
     edges = np.linspace(0.0, 1.0, bins + 1)
     a = (1 - level) / 2
     lo, hi = stats.binom.ppf(a, n, 1 / bins), stats.binom.ppf(1 - a, n, 1 / bins)
-    ax.axhspan(lo, hi, color=colours[2], alpha=0.25, lw=0,
+    ax.hist(p, bins=edges, color=colours[0], edgecolor="white", label=f"{method} (n = {n})",
+            zorder=1)
+    ax.axhspan(lo, hi, color=colours[2], alpha=0.35, lw=0, zorder=2,
                label=f"{level:.0%} band under uniformity")
-    ax.hist(p, bins=edges, color=colours[0], edgecolor="white", label=f"{method} (n = {n})")
     ax.axhline(n / bins, color="black", ls="--", lw=1, label="uniform")
     ax.set_xlim(0, 1)
     ax.set_xlabel("p-value")
@@ -159,7 +160,7 @@ def pvalue_qq(results, methods=None, level=0.95, ax=None):
     methods = _methods(results, methods)
     ax = _axes(ax)
     colours = _palette(len(methods))
-    n_max, top = 0, 1.0
+    n_max, top = 0, 0.0
     for j, m in enumerate(methods):
         p = np.sort(results.loc[results["method"] == m, "p_value"].dropna().to_numpy(float))
         n = p.size
@@ -168,7 +169,7 @@ def pvalue_qq(results, methods=None, level=0.95, ax=None):
         n_max = max(n_max, n)
         expected = -np.log10(np.arange(1, n + 1) / (n + 1))
         observed = -np.log10(np.clip(p, 1e-300, 1.0))
-        top = max(top, expected.max(), observed.max())
+        top = max(top, expected.max())
         ax.plot(expected, observed, ls="none", marker=_MARKERS[j % len(_MARKERS)], ms=3,
                 color=colours[j], label=m)
     if n_max:
@@ -186,7 +187,8 @@ def pvalue_qq(results, methods=None, level=0.95, ax=None):
     return ax
 
 
-def rejection_curve(results, x="n_groups", alpha=0.05, methods=None, level=0.95, ax=None):
+def rejection_curve(results, x="n_groups", alpha=0.05, methods=None, level=0.95, dodge=0.01,
+                    ax=None):
     """Rejection rate against a design parameter (e.g. number of groups), one line per method.
 
     Parameters
@@ -204,6 +206,9 @@ def rejection_curve(results, x="n_groups", alpha=0.05, methods=None, level=0.95,
         Methods to plot (default: all).
     level : float, default 0.95
         Level of the error bars (when computed here).
+    dodge : float, default 0.01
+        Horizontal offset between methods, as a fraction of the range of ``x``, so that
+        error bars at the same ``x`` do not hide each other (0 for none).
     ax : matplotlib Axes, optional
 
     Returns
@@ -238,12 +243,15 @@ def rejection_curve(results, x="n_groups", alpha=0.05, methods=None, level=0.95,
         _check_table(results, ["method", "p_value"])
         table = rejection_rate(results, alpha=alpha, by=["method", x], level=level)
     methods = _methods(table, methods)
+    if isinstance(dodge, bool) or not isinstance(dodge, numbers.Real) or dodge < 0:
+        raise ValueError(f"dodge must be a number >= 0, got {dodge!r}")
+    span = float(np.ptp(table[x].to_numpy(float))) if len(table) else 0.0
     ax = _axes(ax)
     colours = _palette(len(methods))
     ax.axhline(alpha, color="black", ls="--", lw=1, label=f"nominal {alpha:g}")
     for j, m in enumerate(methods):
         t = table[table["method"] == m].sort_values(x)
-        xs = t[x].to_numpy(float)
+        xs = t[x].to_numpy(float) + (j - (len(methods) - 1) / 2) * dodge * span
         rate = t["rate"].to_numpy(float)
         err = np.vstack([rate - t["lower"].to_numpy(float), t["upper"].to_numpy(float) - rate])
         ax.errorbar(xs, rate, yerr=err, color=colours[j], marker=_MARKERS[j % len(_MARKERS)],
