@@ -103,8 +103,11 @@ def ddf_and_scale(cs, L):
     V0 = 0.0 if abs(V0) < 1e-10 else V0
     V1, V2 = 1 - c2 * B, 1 - c3 * B
     ratio = 1.0 if abs(1 - A2 / ell) < 1e-14 and abs(V1) < 1e-14 else (1 - A2 / ell) / V1
-    rho = ratio**2 * V0 / V2 / ell
-    m = 4 + (ell + 2) / (ell * rho - 1)
+    # V2 = 0 exactly when ℓ = 1 and the design is balanced with m = 4 (e.g. a between-group
+    # effect with 6 groups): R's arithmetic gives ρ = Inf and m = 4; do the same, not raise.
+    with np.errstate(divide="ignore", invalid="ignore"):
+        rho = np.float64(ratio) ** 2 * V0 / np.float64(V2) / ell
+        m = 4 + (ell + 2) / (ell * rho - 1)
     # λ = m / (E*(m − 2)); pbkrtest leaves F unscaled when m is within 0.01 of 2.
     lam = 1.0 if abs(m - 2) < 0.01 else m * (1 - A2 / ell) / (m - 2)
     return float(m), float(lam)
