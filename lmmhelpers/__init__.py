@@ -5,6 +5,7 @@ Only public names are imported here; everything is defined in its own module.
 
 __version__ = "0.1.0"
 
+from lmmhelpers.containment import between_within_df, between_within_term_df
 from lmmhelpers.datasets import reference, reference_cases, seed003_table
 from lmmhelpers.fitting import fit_mixedlm
 from lmmhelpers.parameters import is_boundary
@@ -40,6 +41,8 @@ from lmmhelpers.tables import anova_table, coef_table, contrast_test
 __all__ = [
     "__version__",
     "anova_table",
+    "between_within_df",
+    "between_within_term_df",
     "coef_table",
     "contrast_test",
     "fit_mixedlm",
