@@ -210,7 +210,10 @@ def student_book(built_book, toc_docs, tmp_path_factory: pytest.TempPathFactory)
         pytest.fail("the full book build failed; the student edition is built from its notebooks")
     if not executed.is_dir():
         pytest.skip(f"no executed notebooks next to {built_book.html} (LMM_BOOK_HTML site?)")
-    source = REPO_ROOT if built_book.prebuilt else built_book.source
+    source = built_book.source
+    if built_book.prebuilt:  # the book directory of the prebuilt site, if it is one
+        book_dir = built_book.html.parent.parent
+        source = book_dir if (book_dir / STUDENT_CONFIG).is_file() else REPO_ROOT
     dest = prepare_student_source(
         source, executed, tmp_path_factory.mktemp("student-src"), toc_docs
     )

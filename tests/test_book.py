@@ -184,3 +184,175 @@ def test_no_built_page_references_a_network_script(built_book):
             if "stylesheet" in tag.lower() and target and NETWORK_URL.match(target.group(1)):
                 offenders.append(f"{name}: stylesheet {target.group(1)}")
     assert not offenders, "\n".join(offenders)
+
+
+# --- what the reader gets: downloads, launch links, API reference, glossary, versions -----
+
+BINDER = "https://mybinder.org/v2/gh/lmm-book/lmm-book/main?urlpath=lab/tree/{doc}.md"
+COLAB = (
+    "https://colab.research.google.com/github/lmm-book/lmm-book/blob/gh-pages/_sources/{doc}.ipynb"
+)
+
+
+def _soup(path: Path):
+    from bs4 import BeautifulSoup
+
+    return BeautifulSoup(path.read_text(), "html.parser")
+
+
+def _notebook_docs(toc_docs) -> list[str]:
+    return [doc for doc in toc_docs if is_notebook(source_of(doc))]
+
+
+@pytest.mark.slow
+def test_every_notebook_page_offers_downloads_and_launch_links(built_book, toc_docs):
+    import nbformat
+
+    assert built_book.returncode == 0, "book build failed"
+    html = built_book.html
+    for doc in _notebook_docs(toc_docs):
+        page = html / f"{doc}.html"
+        hrefs = {a["href"] for a in _soup(page).find_all("a", href=True)}
+        depth = "../" * doc.count("/")
+        for suffix in (".ipynb", ".md"):
+            link = f"{depth}_sources/{doc}{suffix}"
+            assert link in hrefs, f"{doc}.html has no {suffix} download"
+            assert (html / "_sources" / f"{doc}{suffix}").is_file()
+        assert BINDER.format(doc=doc) in hrefs, f"{doc}.html: no Binder link"
+        assert COLAB.format(doc=doc) in hrefs, f"{doc}.html: no Colab link"
+        # The .ipynb is the executed notebook: valid, with outputs.
+        notebook = nbformat.read(html / "_sources" / f"{doc}.ipynb", as_version=4)
+        nbformat.validate(notebook)
+        code = [cell for cell in notebook.cells if cell.cell_type == "code"]
+        assert code and any(cell.outputs for cell in code), f"{doc}.ipynb has no outputs"
+        # A hidden (remove-cell) first cell is in the download but not on the page.
+        first = code[0]
+        if "remove-cell" in first.metadata.get("tags", []):
+            marker = first.source.strip().splitlines()[0]
+            assert marker not in page.read_text(), f"{doc}: the hidden cell is shown"
+
+
+@pytest.mark.slow
+def test_api_reference_page_documents_every_public_name_with_an_example(built_book):
+    import lmmhelpers
+
+    assert built_book.returncode == 0, "book build failed"
+    soup = _soup(built_book.html / "api.html")
+    for name in lmmhelpers.__all__:
+        if name == "__version__":
+            continue
+        entry = soup.find(id=f"lmmhelpers.{name}")
+        assert entry is not None, f"api.html does not document lmmhelpers.{name}"
+    examples = [block for block in soup.select("div.highlight pre") if ">>>" in block.text]
+    assert len(examples) >= 10, "the docstring examples are not rendered"
+
+
+@pytest.mark.slow
+def test_glossary_terms_are_link_targets_and_versions_page_has_the_exec_table(built_book, toc_docs):
+    assert built_book.returncode == 0, "book build failed"
+    glossary = _soup(built_book.html / "glossary.html")
+    ids = {tag["id"] for tag in glossary.select("dl.glossary dt[id]")}
+    for term in ("ICC", "REML", "Satterthwaite", "Kenward-Roger", "Wilson-interval"):
+        assert f"term-{term}" in ids, f"no glossary anchor for {term}"
+    versions = (built_book.html / "versions.html").read_text()
+    for name in ("statsmodels", "numpy", "pandas", "scipy", "matplotlib", "jupyter-book"):
+        assert name in versions
+    table = _soup(built_book.html / "versions.html").find("table")
+    assert table is not None, "no execution-time table on versions.html"
+    for doc in _notebook_docs(toc_docs):
+        assert doc in table.text, f"{doc} missing from the execution-time table"
+
+
+# --- the student edition --------------------------------------------------------------------
+
+
+def _page_text(soup) -> str:
+    return " ".join(soup.get_text(" ").split())
+
+
+def _solution_snippets(built_html: Path, docs: list[str]) -> dict[str, list[str]]:
+    """The wordiest sentence of every solution in the full edition that occurs only there."""
+    snippets: dict[str, list[str]] = {}
+    for doc in docs:
+        soup = _soup(built_html / f"{doc}.html")
+        solutions = soup.select("div.solution")
+        texts = [_page_text(solution) for solution in solutions]
+        for solution in solutions:
+            solution.decompose()
+        rest = _page_text(soup)
+        for text in texts:
+            parts = [p for p in re.split(r"(?<=[.:;?!])\s", text) if len(p) > 30]
+            parts = [p for p in parts if p not in rest]
+            if parts:
+                wordiest = max(parts, key=lambda p: len(re.findall(r"[A-Za-z]{4,}", p)))
+                snippets.setdefault(doc, []).append(wordiest)
+    return snippets
+
+
+def _source_pattern(text: str):
+    """Words of ``text`` in order, allowing markup between them (for the MyST/ipynb sources)."""
+    words = re.findall(r"[A-Za-z]{4,}", text)[:6]
+    return re.compile(r".{0,80}?".join(map(re.escape, words)), re.S) if len(words) >= 3 else None
+
+
+@pytest.mark.slow
+def test_student_edition_builds_without_solutions_and_with_every_exercise(
+    built_book, student_book, toc_docs
+):
+    tail = "\n".join(student_book.log.splitlines()[-60:])
+    assert student_book.returncode == 0, (
+        f"student edition failed; see tests/artifacts/student-build.log\n{tail}"
+    )
+    warnings = [
+        line for line in student_book.log.splitlines() if "WARNING:" in line or "ERROR:" in line
+    ]
+    assert not warnings, "\n".join(warnings)
+    assert "Executing notebook" not in student_book.log  # built from the executed notebooks
+
+    exercises_full = solutions_full = 0
+    for doc in toc_docs:
+        full = _soup(built_book.html / f"{doc}.html")
+        student_page = student_book.html / f"{doc}.html"
+        assert student_page.is_file(), f"student edition lacks {doc}.html"
+        student = _soup(student_page)
+        exercises = [div.get("id") for div in full.select("div.exercise")]
+        assert [div.get("id") for div in student.select("div.exercise")] == exercises, doc
+        assert not student.select("div.solution"), f"a solution is left in {doc}.html"
+        exercises_full += len(exercises)
+        solutions_full += len(full.select("div.solution"))
+        # Apart from the solutions, the same page as the full edition, outputs and glued
+        # numbers included.
+        for solution in full.select("div.solution"):
+            solution.decompose()
+        full_article, student_article = full.select_one("article"), student.select_one("article")
+        if doc == "versions":  # the student build executes nothing: an empty execution table
+            for article in (full_article, student_article):
+                for table in article.select("table"):
+                    table.decompose()
+        assert _page_text(student_article) == _page_text(full_article), f"{doc} differs"
+        assert len(student_article.find_all("img")) == len(full_article.find_all("img")), doc
+    assert exercises_full > 0 and solutions_full > 0, "the book has no exercise with a solution"
+    assert "Student edition" in (student_book.html / "intro.html").read_text()
+
+    snippets = _solution_snippets(built_book.html, toc_docs)
+    assert snippets, "no solution text found in the full edition"
+    sources_checked = 0
+    for doc, texts in snippets.items():
+        student_text = _page_text(_soup(student_book.html / f"{doc}.html"))
+        downloads = {
+            suffix: (student_book.html / "_sources" / f"{doc}{suffix}")
+            for suffix in (".md", ".ipynb")
+        }
+        for text in texts:
+            assert text not in student_text, f"solution text left in {doc}.html: {text[:80]!r}"
+            pattern = _source_pattern(text)
+            for suffix, path in downloads.items():
+                full = built_book.html / "_sources" / f"{doc}{suffix}"
+                if pattern is None or not full.is_file() or not pattern.search(full.read_text()):
+                    continue  # not recognisable in the full edition's source either
+                sources_checked += 1
+                if path.is_file():
+                    assert not pattern.search(path.read_text()), (
+                        f"solution text of {doc} left in the student download {path.name}"
+                    )
+    assert sources_checked, "no solution could be traced into the downloadable sources"
