@@ -53,3 +53,25 @@ def test_one_row_has_unit_scale():
     _, model, cs, _ = structure_at_lme4("unbalanced_factorial")
     for l in np.eye(model.k_fe):
         assert KR.f_test(cs, l)["scale"] == pytest.approx(1.0, abs=1e-10)
+
+
+def test_balanced_six_groups_gives_df_4():
+    """1 − c3·B = 0 exactly (A1 = A2 = 1/2): pbkrtest's arithmetic gives ρ = ∞ and df = 4.
+
+    A between-group effect, 3 groups per input, balanced: the exact df are 6 − 2 = 4.
+    """
+    import functools
+
+    import statsmodels.formula.api as smf
+
+    from lmmhelpers import coef_table, fit_mixedlm, two_input_design
+
+    seq = np.random.SeedSequence(1).spawn(1)[0]
+    design = functools.partial(two_input_design, n_groups=3, n_per_group=5, group_var=1 / 9)
+    data = design(seed=np.random.default_rng(seq))
+    result = fit_mixedlm(smf.mixedlm("output ~ input", data, groups="group"))
+    table = coef_table(result, ddf="kenward-roger")
+    assert np.allclose(table["df"], 4.0)
+    assert np.all(np.isfinite(table["P>|t|"]))
+    satt = coef_table(result, ddf="satterthwaite")
+    assert np.allclose(table["P>|t|"], satt["P>|t|"], atol=1e-5)
