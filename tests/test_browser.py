@@ -11,7 +11,14 @@ server is aborted and reported. For each page the test checks that
 - MathJax (served from the site itself) typeset every math element, without TeX errors;
 - the sidebar links to every page of ``_toc.yml``, visibly;
 
-and it saves a full-page screenshot to ``tests/artifacts/screenshots/``.
+and it saves a full-page screenshot to ``tests/artifacts/screenshots/``. Further tests check
+
+- every page at 200 % zoom (a 640 CSS-pixel-wide viewport at device scale factor 2, i.e. a
+  1280-pixel window zoomed to 200 %): no horizontal scrolling of the page;
+- the download links of every notebook page (``.ipynb`` and ``.md``) work;
+- the search page finds "Satterthwaite" (Sphinx's search runs in the browser);
+- a crawl of the whole site: every link, image, script and stylesheet address that points into
+  the site returns HTTP 200, and every ``#fragment`` exists on its target page.
 
 Without a browser the test skips with the reason; ``.ci/run`` sets ``LMM_REQUIRE_BROWSER=1`` so
 that a missing browser fails CI instead.
@@ -266,3 +273,188 @@ def test_math_is_actually_tested(site):
         name for name in TOC_PAGES if '<div class="math' in (html / f"{name}.html").read_text()
     ]
     assert len(pages_with_display_math) >= 2, pages_with_display_math
+
+
+# --- 200 % zoom --------------------------------------------------------------------------
+
+_OVERFLOW = """
+() => {
+  const root = document.documentElement;
+  const article = document.querySelector("article.bd-article") || document.body;
+  const wide = [];
+  for (const el of article.querySelectorAll("*")) {
+    const r = el.getBoundingClientRect();
+    if (r.right <= root.clientWidth + 1 || r.width === 0) continue;
+    // Content inside its own scroll box (code, tables, wide math) may be wider.
+    let boxed = false;
+    for (let p = el.parentElement; p && p !== article.parentElement; p = p.parentElement) {
+      const style = getComputedStyle(p);
+      if (["auto", "scroll", "hidden"].includes(style.overflowX)) { boxed = true; break; }
+    }
+    if (!boxed) wide.push(el.tagName + "." + el.className + " right=" + Math.round(r.right));
+  }
+  return {scrollWidth: root.scrollWidth, clientWidth: root.clientWidth, wide: wide.slice(0, 5)};
+}
+"""
+
+
+@pytest.mark.parametrize("page_name", TOC_PAGES + ["search"])
+def test_page_is_readable_at_200_percent_zoom(browser, site, page_name: str):
+    _, base = site
+    context = browser.new_context(viewport={"width": 640, "height": 900}, device_scale_factor=2)
+    context.route(
+        "**/*",
+        lambda r: r.continue_() if r.request.url.startswith(base) else r.abort(),
+    )
+    page = context.new_page()
+    try:
+        page.goto(base + page_name + ".html", wait_until="load")
+        page.wait_for_load_state("networkidle")
+        if "_static/mathjax/" in page.content():
+            page.evaluate(_MATHJAX_DONE)
+        report = page.evaluate(_OVERFLOW)
+        assert report["scrollWidth"] <= report["clientWidth"] + 1, (
+            f"{page_name} scrolls sideways at 200 % zoom: {report}"
+        )
+        assert not report["wide"], f"{page_name}: content wider than the window: {report}"
+        SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+        page.screenshot(path=str(SCREENSHOTS / f"zoom200__{page_name.replace('/', '__')}.png"))
+    finally:
+        context.close()
+
+
+# --- downloads and search ----------------------------------------------------------------
+
+
+def _notebook_pages() -> list[str]:
+    pages = []
+    for name in TOC_PAGES:
+        path = REPO_ROOT / f"{name}.md"
+        if (
+            path.is_file()
+            and path.read_text().startswith("---")
+            and "kernelspec:" in (path.read_text())
+        ):
+            pages.append(name)
+    return pages
+
+
+@pytest.mark.parametrize("page_name", _notebook_pages())
+def test_download_links_work(browser, site, page_name: str):
+    import json
+
+    _, base = site
+    context, page, problems = _visit(browser, base, page_name)
+    try:
+        links = page.evaluate(
+            """() => Array.from(document.querySelectorAll(
+                 "a.btn-download-notebook-button, a.btn-download-source-button"))
+               .map((a) => a.href)"""
+        )
+        suffixes = sorted(link.rsplit(".", 1)[-1] for link in links)
+        assert suffixes == ["ipynb", "md"], f"{page_name}: download links {links}"
+        for link in links:
+            assert link.startswith(base), link
+            response = context.request.get(link)
+            assert response.status == 200, f"{link}: HTTP {response.status}"
+            body = response.body()
+            if link.endswith(".ipynb"):
+                notebook = json.loads(body)
+                assert notebook["nbformat"] == 4 and notebook["cells"]
+            else:
+                assert b"```{code-cell}" in body
+        assert not problems, "\n".join(problems)
+    finally:
+        context.close()
+
+
+def test_search_finds_satterthwaite(browser, site):
+    _, base = site
+    context = browser.new_context(viewport={"width": 1280, "height": 900})
+    context.route(
+        "**/*",
+        lambda r: r.continue_() if r.request.url.startswith(base) else r.abort(),
+    )
+    page = context.new_page()
+    try:
+        page.goto(base + "search.html?q=Satterthwaite", wait_until="load")
+        page.wait_for_selector("#search-results ul.search li", timeout=30_000)
+        # Sphinx writes the summary ("Search finished, found N pages ...") when it is done.
+        page.wait_for_function(
+            "() => /found/i.test((document.querySelector('#search-results .search-summary')"
+            " || {}).textContent || '')",
+            timeout=30_000,
+        )
+        hits = page.evaluate(
+            """() => Array.from(document.querySelectorAll("#search-results ul.search li a"))
+               .map((a) => a.href)"""
+        )
+        pages = {urldefrag(h).url for h in hits}
+        assert base + "glossary.html" in pages, f"search for Satterthwaite found {sorted(pages)}"
+        page.screenshot(path=str(SCREENSHOTS / "search__Satterthwaite.png"))
+    finally:
+        context.close()
+
+
+# --- a crawl of every internal link --------------------------------------------------------
+
+
+def test_no_broken_internal_link_or_fragment(site):
+    """Every address in the site that points into the site answers 200; every #fragment exists."""
+    import urllib.error
+    import urllib.request
+    from urllib.parse import urljoin, urlsplit
+
+    from bs4 import BeautifulSoup
+
+    html, base = site
+    pages = [
+        p
+        for p in html.rglob("*.html")
+        if not {"_static", "_sources", "_images"}.intersection(p.relative_to(html).parts)
+    ]
+    ids_cache: dict[str, set[str] | None] = {}
+    status_cache: dict[str, int] = {}
+
+    def status(url: str) -> int:
+        if url not in status_cache:
+            try:
+                with urllib.request.urlopen(url, timeout=10) as response:
+                    status_cache[url] = response.status
+                    if url.endswith(".html"):
+                        soup = BeautifulSoup(response.read().decode(), "html.parser")
+                        ids_cache[url] = {
+                            tag.get("id") or tag.get("name")
+                            for tag in soup.find_all(attrs={"id": True})
+                            + soup.find_all("a", attrs={"name": True})
+                        }
+            except urllib.error.HTTPError as exc:
+                status_cache[url] = exc.code
+        return status_cache[url]
+
+    broken, missing_fragments, checked = [], [], 0
+    for path in pages:
+        page_url = base + str(path.relative_to(html)).replace(os.sep, "/")
+        soup = BeautifulSoup(path.read_text(), "html.parser")
+        addresses = [a.get("href") for a in soup.find_all(["a", "link"], href=True)]
+        addresses += [t.get("src") for t in soup.find_all(["img", "script"], src=True)]
+        for address in addresses:
+            if not address or address.startswith(("mailto:", "javascript:", "data:")):
+                continue
+            url = urljoin(page_url, address)
+            if not url.startswith(base):
+                continue  # an outside link (Binder, Colab, statsmodels.org): not fetched
+            target, fragment = urldefrag(url)
+            target = target.split("?", 1)[0]
+            if urlsplit(target).path.endswith("/"):
+                target += "index.html"
+            checked += 1
+            code = status(target)
+            if code != 200:
+                broken.append(f"{path.relative_to(html)}: {address} -> HTTP {code}")
+            elif fragment and target.endswith(".html"):
+                if fragment not in (ids_cache.get(target) or set()):
+                    missing_fragments.append(f"{path.relative_to(html)}: {address}")
+    assert checked > 100, f"only {checked} internal addresses found: is the crawl working?"
+    assert not broken, "\n".join(broken)
+    assert not missing_fragments, "missing #fragments:\n" + "\n".join(missing_fragments)
