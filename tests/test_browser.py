@@ -26,6 +26,7 @@ that a missing browser fails CI instead.
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import http.server
 import os
@@ -85,19 +86,26 @@ class _QuietHandler(http.server.SimpleHTTPRequestHandler):
         pass
 
 
-@pytest.fixture(scope="module")
-def site(built_book):
-    """The built site, served on 127.0.0.1 at a free port."""
-    assert built_book.returncode == 0, "the book build failed; see test_book.py"
-    handler = functools.partial(_QuietHandler, directory=str(built_book.html))
+@contextlib.contextmanager
+def _serve(html: Path):
+    """Serve a built site on 127.0.0.1 at a free port; yield its base address."""
+    handler = functools.partial(_QuietHandler, directory=str(html))
     server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()
     try:
-        yield built_book.html, f"http://127.0.0.1:{server.server_address[1]}/"
+        yield f"http://127.0.0.1:{server.server_address[1]}/"
     finally:
         server.shutdown()
         server.server_close()
+
+
+@pytest.fixture(scope="module")
+def site(built_book):
+    """The built site, served on 127.0.0.1 at a free port."""
+    assert built_book.returncode == 0, "the book build failed; see test_book.py"
+    with _serve(built_book.html) as base:
+        yield built_book.html, base
 
 
 @pytest.fixture(scope="module")
@@ -399,7 +407,7 @@ def test_search_finds_satterthwaite(browser, site):
 # --- a crawl of every internal link --------------------------------------------------------
 
 
-def test_no_broken_internal_link_or_fragment(site):
+def _crawl(html: Path, base: str) -> None:
     """Every address in the site that points into the site answers 200; every #fragment exists."""
     import urllib.error
     import urllib.request
@@ -407,7 +415,6 @@ def test_no_broken_internal_link_or_fragment(site):
 
     from bs4 import BeautifulSoup
 
-    html, base = site
     pages = [
         p
         for p in html.rglob("*.html")
@@ -458,3 +465,14 @@ def test_no_broken_internal_link_or_fragment(site):
     assert checked > 100, f"only {checked} internal addresses found: is the crawl working?"
     assert not broken, "\n".join(broken)
     assert not missing_fragments, "missing #fragments:\n" + "\n".join(missing_fragments)
+
+
+def test_no_broken_internal_link_or_fragment(site):
+    html, base = site
+    _crawl(html, base)
+
+
+def test_student_edition_has_no_broken_internal_link_or_fragment(student_book):
+    assert student_book.returncode == 0, "the student edition failed to build; see test_book.py"
+    with _serve(student_book.html) as base:
+        _crawl(student_book.html, base)

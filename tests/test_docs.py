@@ -198,6 +198,26 @@ def test_launch_buttons_point_at_the_repository_and_load_no_script():
     assert CONFIG["sphinx"]["local_extensions"] == {"book_extras": "_ext"}
 
 
+def test_binder_environment_matches_the_pinned_one():
+    requirements = (REPO_ROOT / "requirements.txt").read_text()
+    python = re.search(r"\(Python (3\.\d+)", requirements).group(1)
+    assert (REPO_ROOT / "runtime.txt").read_text().strip() == f"python-{python}"
+    post_build = REPO_ROOT / "postBuild"
+    assert os.access(post_build, os.X_OK), "postBuild must be executable for repo2docker"
+    assert "jupytext-config set-default-viewer markdown myst" in post_build.read_text()
+    assert "jupytext==" in requirements and "jupyterlab==" in requirements
+
+
+def test_lmmhelpers_plots_use_a_colour_blind_safe_palette():
+    import seaborn as sns
+
+    from lmmhelpers import plots
+
+    assert list(plots._palette(4)) == list(sns.color_palette("colorblind", 4))
+    _, code = setup_cell_from_readme()
+    assert 'sns.set_palette("colorblind")' in code  # every chapter's figures, via the set-up
+
+
 def test_versions_page_lists_versions_and_execution_times():
     text = (REPO_ROOT / "versions.md").read_text()
     assert "```{nb-exec-table}" in text
