@@ -10,7 +10,8 @@ Writes two CSV files under ``data/cost/`` (seconds, wall clock, best of a few re
     Satterthwaite and Kenward-Roger (coefficient table + type III table, from an existing fit,
     the covariance structure included) in lmmhelpers and, where ``Rscript`` with lmerTest and
     pbkrtest exists, in R (``benchmarks/r_timing.R``: lmerTest on an existing lme4 fit;
-    pbkrtest's ``vcovAdj`` + ``Lb_ddf`` + the type III KR tests). The designs are those of
+    pbkrtest's ``vcovAdj`` + ``Lb_ddf`` + the type III KR tests; crossed designs up to
+    ``R_MAX_CROSSED_ROWS`` rows). The designs are those of
     ``benchmarks/bench_inference.py``: nested random intercepts and slopes (20 rows per group)
     and crossed subjects × items.
 ``crossed_fit_times.csv``
@@ -37,6 +38,10 @@ import lmmhelpers
 
 ROOT = Path(__file__).resolve().parents[1]
 OUT = ROOT / "data" / "cost"
+#: pbkrtest's KR on a crossed design inverts dense n x n matrices many times: 900 rows take
+#: about 25 s per call on a shared 2-core machine, 1,600 rows several minutes. R is timed up
+#: to this size only.
+R_MAX_CROSSED_ROWS = 900
 
 
 def _bench():
@@ -71,7 +76,7 @@ def inference(use_r):
         for ddf, key in (("satterthwaite", "satterthwaite"), ("kenward-roger", "kr")):
             t, _, _, _ = bench.time_ours(result, ddf, reps=3)
             row[f"lmmhelpers_{key}"] = t
-        if use_r:
+        if use_r and (kind == "nested" or len(data) <= R_MAX_CROSSED_ROWS):
             r = bench.time_r(data, formula, reps=1 if len(data) > 2_000 else 3)
             if r:
                 row["r_satterthwaite"] = r["timings"]["satterthwaite"]["median"]
