@@ -52,8 +52,9 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
-from lmmhelpers.parameters import is_boundary
+from lmmhelpers.fitting import fit_mixedlm
 from lmmhelpers.simulate import two_input_design
+from lmmhelpers.tables import coef_table
 
 __all__ = [
     "COLUMNS",
@@ -137,15 +138,6 @@ def _row(method, term, **values):
     return row
 
 
-def _coef_table():
-    """``lmmhelpers.coef_table`` if it is available in this installation, else None."""
-    try:
-        from lmmhelpers.tables import coef_table
-    except ImportError:
-        return None
-    return coef_table
-
-
 def _check_str(name, value):
     if not isinstance(value, str) or not value:
         raise TypeError(f"{name} must be a non-empty str, got {value!r}")
@@ -202,12 +194,7 @@ class _Replicate:
 
 
 def _fit_model(model, reml):
-    """(result, converged, boundary) from lmmhelpers.fit_mixedlm, or statsmodels before it lands."""
-    try:
-        from lmmhelpers.fitting import fit_mixedlm
-    except ImportError:  # before fitting.py lands: statsmodels' own fit, lme4's boundary rule
-        result = model.fit(reml=reml)
-        return result, bool(result.converged), bool(is_boundary(result))
+    """(result, converged, boundary) from :func:`lmmhelpers.fit_mixedlm`."""
     result = fit_mixedlm(model, reml=reml)
     return result, bool(result.converged), bool(result.boundary)
 
@@ -239,9 +226,8 @@ class MixedLMTest:
 
     Notes
     -----
-    All methods read one fit per replicate. Until :func:`lmmhelpers.coef_table` is available,
-    "normal" is computed as ``fe_params / bse_fe`` from the fit and the other methods raise at
-    construction.
+    All methods read one fit per replicate (:func:`lmmhelpers.fit_mixedlm`) and its cached
+    covariance structure, through :func:`lmmhelpers.coef_table`.
     """
 
     formula: str
@@ -262,11 +248,6 @@ class MixedLMTest:
         for m in methods:
             if m not in MIXED_METHODS:
                 raise ValueError(f"methods must be among {MIXED_METHODS}, got {m!r}")
-            if m != "normal" and _coef_table() is None:
-                raise ImportError(
-                    f"method {m!r} needs lmmhelpers.coef_table, which this installation of "
-                    "lmmhelpers does not provide yet"
-                )
         object.__setattr__(self, "methods", methods)
         object.__setattr__(self, "vc_formula", _freeze_vc(self.vc_formula))
 
@@ -282,12 +263,8 @@ class MixedLMTest:
                 for m in self.methods
             ]
         rows = []
-        coef_table = _coef_table()
         for method in self.methods:
-            if coef_table is None:  # "normal" only, before tables.py lands
-                value, err, more = _capture(_z_from_fit, result, self.term)
-            else:
-                value, err, more = _capture(_from_coef_table, coef_table, result, self.term, method)
+            value, err, more = _capture(_from_coef_table, result, self.term, method)
             common = {"converged": converged, "boundary": boundary,
                       "warnings": _join(texts + more)}
             if err is not None:
@@ -298,18 +275,7 @@ class MixedLMTest:
         return rows
 
 
-def _z_from_fit(result, term):
-    if term not in result.fe_params.index:
-        raise KeyError(f"term {term!r} is not a coefficient of the model: "
-                       f"{list(result.fe_params.index)}")
-    est = float(result.fe_params[term])
-    se = float(result.bse_fe[term])
-    z = est / se
-    return {"estimate": est, "std_err": se, "statistic": z, "df": np.inf,
-            "p_value": float(2.0 * stats.norm.sf(abs(z)))}
-
-
-def _from_coef_table(coef_table, result, term, method):
+def _from_coef_table(result, term, method):
     table = coef_table(result, ddf=method)
     if term not in table.index:
         raise KeyError(f"term {term!r} is not a coefficient of the model: {list(table.index)}")
