@@ -62,7 +62,13 @@ def seed003_table():
 
 
 def reference_cases():
-    """Names of the committed R reference cases (see ``tests/fixtures/README.md``)."""
+    """Names of the committed R reference cases (see ``tests/fixtures/README.md``).
+
+    Examples
+    --------
+    >>> "penicillin" in reference_cases()
+    True
+    """
     fixtures = repository_root() / "tests" / "fixtures"
     return sorted(
         p.stem for p in fixtures.glob("*.json") if "coef" in json.loads(p.read_text())

@@ -228,6 +228,17 @@ class MixedLMTest:
     -----
     All methods read one fit per replicate (:func:`lmmhelpers.fit_mixedlm`) and its cached
     covariance structure, through :func:`lmmhelpers.coef_table`.
+
+    Examples
+    --------
+    >>> from functools import partial
+    >>> from lmmhelpers.simulate import two_input_design
+    >>> test = MixedLMTest("output ~ input", "group", "input[T.input_1]",
+    ...                    methods=("normal", "satterthwaite"))
+    >>> design = partial(two_input_design, n_groups=4, n_per_group=5)
+    >>> res = run_study(design, [test], n_sim=2, seed=0, progress=False)
+    >>> res[["replicate", "method", "df"]].round(1).values.tolist()
+    [[0, 'normal', inf], [0, 'satterthwaite', 6.0], [1, 'normal', inf], [1, 'satterthwaite', 6.0]]
     """
 
     formula: str
@@ -304,6 +315,16 @@ class LikelihoodRatioTest:
     -----
     The degrees of freedom are the difference in the number of fixed effects. Both fits must
     converge for ``converged`` to be True; ``boundary`` is the full model's.
+
+    Examples
+    --------
+    >>> from functools import partial
+    >>> from lmmhelpers.simulate import two_input_design
+    >>> test = LikelihoodRatioTest("output ~ input", "output ~ 1", "group", "input[T.input_1]")
+    >>> design = partial(two_input_design, n_groups=4, n_per_group=5)
+    >>> res = run_study(design, [test], n_sim=2, seed=0, progress=False)
+    >>> res[["method", "df", "status"]].values.tolist()
+    [['lrt', 1.0, 'ok'], ['lrt', 1.0, 'ok']]
     """
 
     formula: str
@@ -360,6 +381,16 @@ class GroupMeansTTest:
     -----
     Student's pooled-variance t test, estimate = mean of the second level's group means minus
     the first's (levels in sorted order), df = number of groups − 2.
+
+    Examples
+    --------
+    >>> from functools import partial
+    >>> from lmmhelpers.simulate import two_input_design
+    >>> test = GroupMeansTTest("output", "group", "input", term="input[T.input_1]")
+    >>> design = partial(two_input_design, n_groups=4, n_per_group=5)
+    >>> res = run_study(design, [test], n_sim=2, seed=0, progress=False)
+    >>> res["df"].tolist()  # 8 groups, 2 means
+    [6.0, 6.0]
     """
 
     response: str
@@ -421,6 +452,16 @@ class GEETest:
     -----
     The p-value is statsmodels' (normal reference). Method name in the table:
     ``"gee-" + cov_type`` with underscores as hyphens (``"gee-bias-reduced"``).
+
+    Examples
+    --------
+    >>> from functools import partial
+    >>> from lmmhelpers.simulate import two_input_design
+    >>> test = GEETest("output ~ input", "group", "input[T.input_1]")
+    >>> design = partial(two_input_design, n_groups=4, n_per_group=5)
+    >>> res = run_study(design, [test], n_sim=2, seed=0, progress=False)
+    >>> res[["method", "status"]].values.tolist()
+    [['gee-bias-reduced', 'ok'], ['gee-bias-reduced', 'ok']]
     """
 
     formula: str
@@ -477,6 +518,17 @@ class FixedEffectsTest:
     A between-group effect is aliased with the group dummies: the row then has status
     ``"not applicable"`` and no p-value, rather than a number from an arbitrary
     generalised inverse.
+
+    Examples
+    --------
+    >>> from functools import partial
+    >>> from lmmhelpers.simulate import two_input_within_design
+    >>> tests = [FixedEffectsTest("output ~ input + condition", "group", "condition[T.b]"),
+    ...          FixedEffectsTest("output ~ input + condition", "group", "input[T.input_1]")]
+    >>> design = partial(two_input_within_design, n_groups=3, n_per_cell=4)
+    >>> res = run_study(design, tests, n_sim=1, seed=0, progress=False)
+    >>> res[["term", "status"]].values.tolist()  # the between-group effect is aliased
+    [['condition[T.b]', 'ok'], ['input[T.input_1]', 'not applicable']]
     """
 
     formula: str
@@ -759,6 +811,14 @@ def pvalue_study(n_groups, n_per_group, group_var, resid_var, n_sim, seed, n_job
     -------
     pandas.DataFrame
         As :func:`run_study`.
+
+    Examples
+    --------
+    >>> res = pvalue_study(n_groups=4, n_per_group=5, group_var=1.0, resid_var=1.0, n_sim=4,
+    ...                    seed=3, methods=("normal", "kenward-roger"), progress=False,
+    ...                    effect=2.0)
+    >>> res.groupby("method")["p_value"].count().to_dict()
+    {'kenward-roger': 4, 'normal': 4}
     """
     design = functools.partial(
         two_input_design, n_groups=n_groups, n_per_group=n_per_group, group_var=group_var,
@@ -933,6 +993,23 @@ def save_study(results, description, directory):
     -------
     pathlib.Path
         The path of the CSV file, ``study-<key>.csv.gz``.
+
+    Examples
+    --------
+    >>> import tempfile
+    >>> from functools import partial
+    >>> from lmmhelpers.simulate import two_input_design
+    >>> design = partial(two_input_design, n_groups=4, n_per_group=5)
+    >>> tests = [GroupMeansTTest("output", "group", "input")]
+    >>> table = run_study(design, tests, n_sim=2, seed=1, progress=False)
+    >>> description = study_description(design, tests, n_sim=2, seed=1)
+    >>> with tempfile.TemporaryDirectory() as tmp:
+    ...     path = save_study(table, description, tmp)
+    ...     again = load_study(description, tmp)
+    >>> path.name == f"study-{study_key(description)}.csv.gz"
+    True
+    >>> bool((again["p_value"] == table["p_value"]).all())  # exactly, not rounded
+    True
     """
     directory = Path(directory)
     directory.mkdir(parents=True, exist_ok=True)
@@ -944,7 +1021,27 @@ def save_study(results, description, directory):
 
 
 def load_study(description, directory):
-    """Load a study saved by :func:`save_study` under the same description, or None."""
+    """Load a study saved by :func:`save_study` under the same description, or None.
+
+    Parameters
+    ----------
+    description : dict
+        The description the study was saved under (its key names the files).
+    directory : str or Path
+
+    Returns
+    -------
+    pandas.DataFrame or None
+        The table, with ``attrs["study"]`` holding the saved description; None when nothing
+        was saved under this description (a different study, or another lmmhelpers version).
+
+    Examples
+    --------
+    >>> import tempfile
+    >>> with tempfile.TemporaryDirectory() as tmp:
+    ...     print(load_study({"n_sim": 5, "seed": 2, "lmmhelpers_version": "0.1.0"}, tmp))
+    None
+    """
     csv_path, json_path = _paths(description, directory)
     if not csv_path.exists():
         return None

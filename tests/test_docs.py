@@ -68,35 +68,7 @@ def test_docstring_examples_run_as_doctests():
     assert "lmmhelpers" in options["ini_options"]["testpaths"]
 
 
-# Public names whose docstrings have no Examples section yet (lmmhelpers is owned elsewhere).
-# strict=True: when an example is added, the test passes and asks for the name to be removed.
-MISSING_EXAMPLES = {
-    "reference_cases",
-    "pvalue_study",
-    "save_study",
-    "load_study",
-    "FixedEffectsTest",
-    "GEETest",
-    "GroupMeansTTest",
-    "LikelihoodRatioTest",
-    "MixedLMTest",
-}
-
-
-@pytest.mark.parametrize(
-    "name",
-    [
-        pytest.param(
-            name,
-            marks=pytest.mark.xfail(
-                strict=True, reason="no Examples section in the docstring yet (lmmhelpers)"
-            ),
-        )
-        if name in MISSING_EXAMPLES
-        else name
-        for name in PUBLIC
-    ],
-)
+@pytest.mark.parametrize("name", PUBLIC)
 def test_public_name_has_a_runnable_example(name: str):
     doc = inspect.getdoc(getattr(lmmhelpers, name)) or ""
     match = re.search(r"^Examples\n-{8,}\n(.*?)(?=^\w[^\n]*\n-{3,}\n|\Z)", doc, re.M | re.S)
