@@ -292,9 +292,13 @@ class CovarianceStructure:
         _, hh = self._residual_forms
         return -self.trace_PiGPiG / 2 + hh
 
-    def dPhi(self):
-        """∂Φ/∂γ_r = Φ F_r Φ for every r; shape (R, p, p)."""
+    @cached_property
+    def _dPhi(self):
         return np.einsum("ab,rbc,cd->rad", self.Phi, self.F, self.Phi)
+
+    def dPhi(self):
+        """∂Φ/∂γ_r = Φ F_r Φ for every r; shape (R, p, p). Computed once per structure."""
+        return self._dPhi
 
 
 def structure(result, tol=BOUNDARY_TOL):

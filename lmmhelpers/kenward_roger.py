@@ -39,11 +39,19 @@ INFORMATION_TOL = 1e-10
 
 
 def W_matrix(cs):
-    """W = I_E⁻¹, the asymptotic covariance of γ̂ from the expected REML information."""
+    """W = I_E⁻¹, the asymptotic covariance of γ̂ from the expected REML information.
+
+    Computed once per structure (cached on ``cs``), then shared by every contrast.
+    """
+    cached = getattr(cs, "_kr_W", None)
+    if cached is not None:
+        return cached
     I_E = cs.expected_information
     if np.min(np.abs(np.linalg.eigvalsh(2 * I_E))) > INFORMATION_TOL:
-        return np.linalg.inv(I_E)
-    return np.linalg.pinv(I_E)
+        cs._kr_W = np.linalg.inv(I_E)
+    else:
+        cs._kr_W = np.linalg.pinv(I_E)
+    return cs._kr_W
 
 
 def Phi_A(cs):
