@@ -23,10 +23,10 @@ from statsmodels.regression.mixed_linear_model import MixedLMResults
 from statsmodels.tools.sm_exceptions import ConvergenceWarning
 
 from lmmhelpers import kenward_roger, satterthwaite
+from lmmhelpers._validation import check_ddf
 from lmmhelpers.covariance import structure
 from lmmhelpers.hypotheses import type3_contrasts
 
-DDF_METHODS = ("satterthwaite", "kenward-roger", "normal")
 COEF_COLUMNS = ["Coef.", "Std.Err.", "df", "t", "P>|t|", "[0.025", "0.975]"]
 ANOVA_COLUMNS = ["Num DF", "Den DF", "F Value", "Pr > F"]
 
@@ -34,10 +34,7 @@ ANOVA_COLUMNS = ["Num DF", "Den DF", "F Value", "Pr > F"]
 # -- validation at the boundary --------------------------------------------------------------
 def _check_result(result, ddf):
     """Unwrap and validate a MixedLM result for ``ddf``; return the bare results object."""
-    if isinstance(ddf, str):
-        ddf = ddf.lower().replace("_", "-")
-    if ddf not in DDF_METHODS:
-        raise ValueError(f"ddf must be one of {DDF_METHODS}, got {ddf!r}.")
+    ddf = check_ddf(ddf)
     bare = getattr(result, "_results", result)
     if not isinstance(bare, MixedLMResults):
         raise TypeError(
