@@ -301,8 +301,11 @@ class CovarianceStructure:
         return self._dPhi
 
 
-def structure(result, tol=BOUNDARY_TOL):
+def structure(result, tol=BOUNDARY_TOL, *, refresh=False):
     """The :class:`CovarianceStructure` of a fit, computed once and cached on the result.
+
+    This is the one way to get the structure of a fit, or to renew it (``refresh=True``, for
+    instance to time its construction from scratch).
 
     Variance parameters whose relative Cholesky factor θ is below ``tol`` (lme4's
     ``isSingular`` rule) are set exactly to zero first, the convention of lme4, lmerTest and
@@ -314,6 +317,8 @@ def structure(result, tol=BOUNDARY_TOL):
         A fitted mixed model.
     tol : float, default 1e-4
         The boundary tolerance on θ.
+    refresh : bool, default False
+        Build the structure anew even when one is cached, and cache the new one.
 
     Returns
     -------
@@ -333,9 +338,11 @@ def structure(result, tol=BOUNDARY_TOL):
     True
     >>> structure(result) is cs  # cached on the result
     True
+    >>> structure(result, refresh=True) is cs  # built anew
+    False
     """
     cached = getattr(result, _CACHE_ATTR, None)
-    if cached is not None and cached[0] == tol:
+    if not refresh and cached is not None and cached[0] == tol:
         return cached[1]
     params = VarianceParameters.from_result(result).snapped(tol)
     cs = CovarianceStructure(result.model, params)
