@@ -36,6 +36,7 @@ the result so that every table and contrast computed from one fit shares one pas
 
 from __future__ import annotations
 
+import weakref
 from functools import cached_property
 
 import numpy as np
@@ -43,18 +44,40 @@ import scipy.sparse as sp
 
 from lmmhelpers.parameters import BOUNDARY_TOL, VarianceParameters
 
-_CACHE_ATTR = "_lmmhelpers_structure"
+#: The structures of fits, keyed by the (bare) statsmodels result; an entry goes with its result.
+_STRUCTURES = weakref.WeakKeyDictionary()
 
 
 def _dense(a):
     return a.toarray() if sp.issparse(a) else np.asarray(a, dtype=float)
 
 
-def _group_design(model):
-    """Per-group [X_i, Z_i, y_i] with Z_i padded to a common width, and the E_r pattern.
+def _conditioning(model):
+    """A basis change that makes the computation independent of the units and offsets of X and y.
+
+    Returns (T⁻¹, b0): the fixed-effect columns are used as X̃ = X T⁻¹ with XᵀX = TᵀT (T from
+    the QR decomposition of X, so X̃ has orthonormal columns), and the response as
+    ỹ = y − X b0 with b0 the least-squares coefficients. Neither changes the REML residuals
+    r = y − Xβ̂ or V; β̂ = b0 + T⁻¹β̃ and Φ = T⁻¹Φ̃T⁻ᵀ transform back exactly. Without it, a
+    response around 1e8 or a covariate around 1e6 loses every digit of yᵀV⁻¹y or XᵀV⁻¹X to
+    cancellation, and the degrees of freedom move with the units.
+    """
+    X = np.asarray(model.exog, dtype=float)
+    y = np.asarray(model.endog, dtype=float)
+    _, T = np.linalg.qr(X)
+    signs = np.where(np.diag(T) < 0, -1.0, 1.0)  # a unique T: positive diagonal
+    T = signs[:, None] * T
+    T_inv = np.linalg.solve(T, np.eye(T.shape[0]))
+    b0, *_ = np.linalg.lstsq(X, y, rcond=None)
+    return T, T_inv, b0
+
+
+def _group_design(model, T_inv, b0):
+    """Per-group [X̃_i, Z_i, ỹ_i] with Z_i padded to a common width, and the E_r pattern.
 
     Returns the cross-products S (G, m, m), the group sizes n (G,), the widths (p, q) and the
     list of ``(name, E_r)`` pairs for the random-effect parameters (σ² is handled apart).
+    X̃ and ỹ are the conditioned design and response of :func:`_conditioning`.
     """
     p, k_re = model.k_fe, model.k_re
     vc_names = list(model.exog_vc.names)
@@ -70,7 +93,7 @@ def _group_design(model):
     for i in range(n_groups):
         X_i = np.asarray(model.exog_li[i], dtype=float)
         W = np.zeros((X_i.shape[0], m))
-        W[:, :p] = X_i
+        W[:, :p] = X_i @ T_inv
         if k_re:
             W[:, p : p + k_re] = model.exog_re_li[i]
         col = p + k_re
@@ -78,7 +101,7 @@ def _group_design(model):
             Zj = _dense(model.exog_vc.mats[j][i])
             W[:, col : col + Zj.shape[1]] = Zj
             col += width
-        W[:, -1] = model.endog_li[i]
+        W[:, -1] = np.asarray(model.endog_li[i], dtype=float) - X_i @ b0
         S[i] = W.T @ W
         n[i] = X_i.shape[0]
 
@@ -123,7 +146,9 @@ class CovarianceStructure:
     def __init__(self, model, params):
         self.model = model
         self.params = params
-        S, n, p, q, patterns = _group_design(model)
+        self._memo = {}
+        self._T, self._T_inv, self._b0 = _conditioning(model)
+        S, n, p, q, patterns = _group_design(model, self._T_inv, self._b0)
         self.p, self.q = p, q
         self.n_obs = float(n.sum())
         self.E = np.array([E for _, E in patterns]).reshape(len(patterns), q, q)
@@ -159,14 +184,49 @@ class CovarianceStructure:
         self.logdet_V = float(np.sum(logdet_K) + (self.n_obs - q * len(n)) * np.log(s2))
         self._x, self._z = x, z
 
-        XVX = self._A1[:, x, x].sum(0)
-        XVy = self._A1[:, x, -1].sum(0)
-        self.XVX = XVX
-        self.Phi = np.linalg.inv(XVX)
-        self.Phi = (self.Phi + self.Phi.T) / 2
-        self.beta = self.Phi @ XVy
-        # residual r = y - X beta = W c
-        self._c = np.concatenate([-self.beta, np.zeros(q), [1.0]])
+        # Φ̃, β̃ in the conditioned basis (X̃ = X T⁻¹, ỹ = y − X b0); public Φ, β transform back
+        XVX_t = self._A1[:, x, x].sum(0)
+        Phi_t = np.linalg.inv(XVX_t)
+        self._Phi_t = (Phi_t + Phi_t.T) / 2
+        self._beta_t = self._Phi_t @ self._A1[:, x, -1].sum(0)
+        self._logdet_XVX_t = float(np.linalg.slogdet(XVX_t)[1])
+        # residual r = ỹ − X̃β̃ = W c
+        self._c = np.concatenate([-self._beta_t, np.zeros(q), [1.0]])
+
+    # -- the original basis of the fixed effects ---------------------------------------------
+    def _to_original(self, M):
+        """T⁻¹ M T⁻ᵀ for a (…, p, p) array in the conditioned basis (covariances of β)."""
+        return self._T_inv @ M @ self._T_inv.T
+
+    def _to_original_info(self, M):
+        """Tᵀ M T for a (…, p, p) array in the conditioned basis (forms in X, like XᵀV⁻¹X)."""
+        return self._T.T @ M @ self._T
+
+    @cached_property
+    def Phi(self):
+        """Φ = (XᵀV⁻¹X)⁻¹, the covariance of β̂ at the given variance parameters; (p, p)."""
+        Phi = self._to_original(self._Phi_t)
+        return (Phi + Phi.T) / 2
+
+    @cached_property
+    def beta(self):
+        """β̂, the generalised least-squares fixed effects; shape (p,)."""
+        return self._b0 + self._T_inv @ self._beta_t
+
+    @cached_property
+    def XVX(self):
+        """XᵀV⁻¹X; shape (p, p)."""
+        return self._to_original_info(self._A1[:, self._x, self._x].sum(0))
+
+    def cached(self, name, compute):
+        """The value of ``compute(self)``, computed once per structure and kept under ``name``.
+
+        The one cache of a structure: the inference modules keep what they derive from it
+        (W = I_E⁻¹, Φ_A, lmerTest's A) here rather than as attributes of their own.
+        """
+        if name not in self._memo:
+            self._memo[name] = compute(self)
+        return self._memo[name]
 
     # -- building blocks -----------------------------------------------------------------------
     @property
@@ -185,6 +245,10 @@ class CovarianceStructure:
     @cached_property
     def F(self):
         """F_r = XᵀV⁻¹G_rV⁻¹X for every r (so P_r = −F_r); shape (R, p, p)."""
+        return self._to_original_info(self._F_t)
+
+    @cached_property
+    def _F_t(self):
         ZVX = self._ZVX(1)
         out = [np.einsum("gia,ij,gjb->ab", ZVX, E, ZVX) for E in self.E]
         out.append(self._A2[:, self._x, self._x].sum(0))
@@ -198,6 +262,10 @@ class CovarianceStructure:
     @cached_property
     def Q(self):
         """Q_rs = XᵀV⁻¹G_rV⁻¹G_sV⁻¹X; shape (R, R, p, p), Q_sr = Q_rsᵀ."""
+        return self._to_original_info(self._Q_t)
+
+    @cached_property
+    def _Q_t(self):
         R = self.n_params
         ZVX, ZVZ = self._ZVX(1), self._A1[:, self._z, self._z]
         ZV2X = self._ZVX(2)
@@ -231,13 +299,13 @@ class CovarianceStructure:
         """tr(ΠG_r) = tr(V⁻¹G_r) − tr(Φ F_r); shape (R,)."""
         ZVZ = self._A1[:, self._z, self._z]
         trVG = [np.einsum("ij,gji->", E, ZVZ) for E in self.E] + [self.trace_Vinv]
-        return np.array(trVG) - np.einsum("ab,rba->r", self.Phi, self.F)
+        return np.array(trVG) - np.einsum("ab,rba->r", self._Phi_t, self._F_t)
 
     @cached_property
     def trace_PiGPiG(self):
         """tr(ΠG_rΠG_s) = tr(V⁻¹G_rV⁻¹G_s) − 2 tr(ΦQ_rs) + tr(ΦP_rΦP_s); shape (R, R)."""
-        PhiF = np.einsum("ab,rbc->rac", self.Phi, self.F)
-        T = self.Ktrace - 2 * np.einsum("ab,rsba->rs", self.Phi, self.Q)
+        PhiF = np.einsum("ab,rbc->rac", self._Phi_t, self._F_t)
+        T = self.Ktrace - 2 * np.einsum("ab,rsba->rs", self._Phi_t, self._Q_t)
         T += np.einsum("rab,sba->rs", PhiF, PhiF)
         return (T + T.T) / 2
 
@@ -264,7 +332,7 @@ class CovarianceStructure:
             wVw[r, R - 1] = wVw[R - 1, r] = np.einsum("gi,gi->", Ea[r], ZV2r)
         wVw[R - 1, R - 1] = float(np.einsum("i,gij,j->", c, self._A3, c))
         XVw = np.array(XVw)
-        hh = wVw - XVw @ self.Phi @ XVw.T
+        hh = wVw - XVw @ self._Phi_t @ XVw.T
         return h, (hh + hh.T) / 2
 
     # -- REML likelihood ---------------------------------------------------------------------
@@ -272,7 +340,7 @@ class CovarianceStructure:
     def reml_deviance(self):
         """−2 × REML log-likelihood, on lme4's scale (its ``REMLcrit``)."""
         rVr = float(self._c @ self._A1.sum(0) @ self._c)
-        _, logdet_XVX = np.linalg.slogdet(self.XVX)
+        logdet_XVX = self._logdet_XVX_t + 2 * float(np.sum(np.log(np.abs(np.diag(self._T)))))
         return self.logdet_V + logdet_XVX + rVr + (self.n_obs - self.p) * np.log(2 * np.pi)
 
     @cached_property
@@ -294,7 +362,8 @@ class CovarianceStructure:
 
     @cached_property
     def _dPhi(self):
-        return np.einsum("ab,rbc,cd->rad", self.Phi, self.F, self.Phi)
+        dPhi_t = np.einsum("ab,rbc,cd->rad", self._Phi_t, self._F_t, self._Phi_t)
+        return self._to_original(dPhi_t)
 
     def dPhi(self):
         """∂Φ/∂γ_r = Φ F_r Φ for every r; shape (R, p, p). Computed once per structure."""
@@ -341,10 +410,11 @@ def structure(result, tol=BOUNDARY_TOL, *, refresh=False):
     >>> structure(result, refresh=True) is cs  # built anew
     False
     """
-    cached = getattr(result, _CACHE_ATTR, None)
+    bare = getattr(result, "_results", result)
+    cached = _STRUCTURES.get(bare)
     if not refresh and cached is not None and cached[0] == tol:
         return cached[1]
-    params = VarianceParameters.from_result(result).snapped(tol)
-    cs = CovarianceStructure(result.model, params)
-    setattr(result, _CACHE_ATTR, (tol, cs))
+    params = VarianceParameters.from_result(bare).snapped(tol)
+    cs = CovarianceStructure(bare.model, params)
+    _STRUCTURES[bare] = (tol, cs)
     return cs

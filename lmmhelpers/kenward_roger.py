@@ -43,15 +43,14 @@ def W_matrix(cs):
 
     Computed once per structure (cached on ``cs``), then shared by every contrast.
     """
-    cached = getattr(cs, "_kr_W", None)
-    if cached is not None:
-        return cached
+    return cs.cached("kenward_roger.W", _W)
+
+
+def _W(cs):
     I_E = cs.expected_information
     if np.min(np.abs(np.linalg.eigvalsh(2 * I_E))) > INFORMATION_TOL:
-        cs._kr_W = np.linalg.inv(I_E)
-    else:
-        cs._kr_W = np.linalg.pinv(I_E)
-    return cs._kr_W
+        return np.linalg.inv(I_E)
+    return np.linalg.pinv(I_E)
 
 
 def Phi_A(cs):
@@ -65,16 +64,16 @@ def Phi_A(cs):
     -------
     ndarray, shape (p, p)
     """
-    cached = getattr(cs, "_kr_Phi_A", None)
-    if cached is not None:
-        return cached
+    return cs.cached("kenward_roger.Phi_A", _Phi_A)
+
+
+def _Phi_A(cs):
     W, P, Q, Phi = W_matrix(cs), cs.P, cs.Q, cs.Phi
     PPhiP = np.einsum("iab,bc,jcd->ijad", P, Phi, P)
     U = np.einsum("ij,ijab->ab", W, Q - PPhiP)
     U = (U + U.T) / 2
     PhiA = Phi + 2 * Phi @ U @ Phi
-    cs._kr_Phi_A = (PhiA + PhiA.T) / 2
-    return cs._kr_Phi_A
+    return (PhiA + PhiA.T) / 2
 
 
 def ddf_and_scale(cs, L):

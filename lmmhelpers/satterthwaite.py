@@ -30,15 +30,29 @@ from the linear parameters γ of :mod:`lmmhelpers.covariance` through the chain 
 
 with H_γ = 2 × the observed REML information. lmerTest differentiates numerically; we use the
 analytic derivatives.
+
+**Units.** lmerTest's cut-off 1e-8 is absolute, while H's σ entry scales as 1/σ²: fitted to
+``y * 1e6`` a perfectly determined σ direction falls under it and the df change. Here H is
+first scaled to unit diagonal (S H S, S = diag(H_kk^-½)), which changes no result when nothing
+is dropped (A = 2 S (SHS)⁻¹ S = 2H⁻¹), and the cut-off applies to the scaled matrix, so the df
+do not depend on the units of y or of the covariates. When a direction is dropped a
+:class:`HessianWarning` says so, as lmerTest warns.
 """
 
 from __future__ import annotations
 
+import warnings
+
 import numpy as np
 from scipy import stats
 
-#: lmerTest's tolerance for the eigenvalues of the deviance Hessian (``as_lmerModLmerTest``).
+#: lmerTest's tolerance for the eigenvalues of the deviance Hessian (``as_lmerModLmerTest``),
+#: applied here to the Hessian scaled to unit diagonal.
 HESSIAN_TOL = 1e-8
+
+
+class HessianWarning(UserWarning):
+    """The REML deviance Hessian is (nearly) singular: directions were dropped from A = 2H⁺."""
 
 
 def varpar_derivatives(params):
@@ -90,8 +104,9 @@ def varpar_derivatives(params):
 def vcov_varpar(cs):
     """A = 2H⁺, the asymptotic covariance of φ = (θ, σ), and the Jacobian J = ∂γ/∂φ.
 
-    H is the Hessian of the REML deviance in φ; the pseudo-inverse keeps eigenvalues above
-    :data:`HESSIAN_TOL`, as lmerTest does. Cached on the structure.
+    H is the Hessian of the REML deviance in φ; the pseudo-inverse keeps the eigenvalues of H
+    scaled to unit diagonal above :data:`HESSIAN_TOL` (lmerTest's rule, made scale-free) and
+    warns with :class:`HessianWarning` when it drops one. Computed once per structure.
 
     Parameters
     ----------
@@ -102,18 +117,31 @@ def vcov_varpar(cs):
     A : ndarray, shape (R, R)
     J : ndarray, shape (R, R)
     """
-    cached = getattr(cs, "_satterthwaite_A", None)
-    if cached is not None:
-        return cached
+    A, J, dropped = cs.cached("satterthwaite.A", _vcov_varpar)
+    if dropped:
+        warnings.warn(
+            f"Satterthwaite: the REML deviance Hessian has {dropped} eigenvalue(s) close to "
+            "zero; those directions were dropped (as lmerTest does). The model may be "
+            "overparameterised or the fit not converged: check result.converged and "
+            "simplify the random effects if needed.",
+            HessianWarning,
+            stacklevel=3,
+        )
+    return A, J
+
+
+def _vcov_varpar(cs):
     J, T = varpar_derivatives(cs.params)
     H = J.T @ (2 * cs.observed_information) @ J
     H += np.tensordot(cs.deviance_gradient, T, axes=1)
     H = (H + H.T) / 2
-    evals, evecs = np.linalg.eigh(H)
+    diag = np.abs(np.diag(H))
+    scale = np.where(diag > 0, 1 / np.sqrt(np.where(diag > 0, diag, 1.0)), 1.0)
+    evals, evecs = np.linalg.eigh(scale[:, None] * H * scale[None, :])
     keep = evals > HESSIAN_TOL
     A = 2 * (evecs[:, keep] / evals[keep]) @ evecs[:, keep].T
-    cs._satterthwaite_A = (A, J)
-    return A, J
+    A = scale[:, None] * A * scale[None, :]
+    return A, J, int(np.sum(~keep))
 
 
 def _gradients(cs, L):
