@@ -32,7 +32,6 @@ small where Satterthwaite's jumps to the residual df.
 from __future__ import annotations
 
 import numpy as np
-from scipy import stats
 
 #: pbkrtest's threshold on the smallest |eigenvalue| of the information before it uses ginv.
 INFORMATION_TOL = 1e-10
@@ -120,29 +119,15 @@ def ddf_and_scale(cs, L):
     return float(m), float(lam)
 
 
-def t_test(cs, l, rhs=0.0):
-    """Kenward-Roger t test of lᵀβ = rhs: SE from Φ_A, df m (ℓ = 1, so λ = 1).
+def f_statistic(cs, L, rhs=None):
+    """Kenward-Roger's scaled F* = λ·Wald(Φ_A)/ℓ for Lβ = rhs and its df (ℓ, m).
 
     Returns
     -------
-    dict
-        ``estimate``, ``se``, ``df``, ``t``, ``p`` (two-sided).
-    """
-    l = np.asarray(l, dtype=float).reshape(-1)
-    estimate = float(l @ cs.beta)
-    se = float(np.sqrt(l @ Phi_A(cs) @ l))
-    df, _ = ddf_and_scale(cs, l)
-    t = (estimate - rhs) / se
-    return {"estimate": estimate, "se": se, "df": df, "t": t, "p": 2 * stats.t.sf(abs(t), df)}
-
-
-def f_test(cs, L, rhs=None):
-    """Kenward-Roger F test of Lβ = rhs: F* = λ·Wald(Φ_A)/ℓ on (ℓ, m) df.
-
-    Returns
-    -------
-    dict
-        ``num_df``, ``den_df``, ``F`` (scaled), ``F_unscaled``, ``scale`` (λ), ``p``.
+    F : float
+        The scaled statistic F* (for ℓ = 1, λ = 1 and F* = t², t from Φ_A).
+    num_df : int
+    den_df : float
     """
     L = np.atleast_2d(np.asarray(L, dtype=float))
     ell = L.shape[0]
@@ -150,11 +135,4 @@ def f_test(cs, L, rhs=None):
     diff = L @ cs.beta - rhs
     F = float(diff @ np.linalg.solve(L @ Phi_A(cs) @ L.T, diff)) / ell
     m, lam = ddf_and_scale(cs, L)
-    return {
-        "num_df": ell,
-        "den_df": m,
-        "F": lam * F,
-        "F_unscaled": F,
-        "scale": lam,
-        "p": float(stats.f.sf(lam * F, ell, m)),
-    }
+    return lam * F, ell, m

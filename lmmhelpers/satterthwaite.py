@@ -44,7 +44,6 @@ from __future__ import annotations
 import warnings
 
 import numpy as np
-from scipy import stats
 
 #: lmerTest's tolerance for the eigenvalues of the deviance Hessian (``as_lmerModLmerTest``),
 #: applied here to the Hessian scaled to unit diagonal.
@@ -169,24 +168,8 @@ def satterthwaite_df(cs, l):
     return 2 * v**2 / float(g[0] @ A @ g[0])
 
 
-def t_test(cs, l, rhs=0.0):
-    """Satterthwaite t test of lᵀβ = rhs.
-
-    Returns
-    -------
-    dict
-        ``estimate``, ``se``, ``df``, ``t``, ``p`` (two-sided).
-    """
-    l = np.asarray(l, dtype=float).reshape(-1)
-    estimate = float(l @ cs.beta)
-    se = float(np.sqrt(l @ cs.Phi @ l))
-    df = satterthwaite_df(cs, l)
-    t = (estimate - rhs) / se
-    return {"estimate": estimate, "se": se, "df": df, "t": t, "p": 2 * stats.t.sf(abs(t), df)}
-
-
-def f_test(cs, L, rhs=None):
-    r"""Satterthwaite F test of Lβ = rhs for q ≥ 1 rows (lmerTest's ``contestMD``).
+def f_statistic(cs, L, rhs=None):
+    r"""Satterthwaite's F statistic and df for Lβ = rhs, q ≥ 1 rows (lmerTest's ``contestMD``).
 
     LΦLᵀ = PDPᵀ; the rotated contrasts L̃ = PᵀL are independent with variances d_m, each with
     its own ν_m = 2d_m²/(g_mᵀAg_m). F = Σ_m (L̃_mβ̂)²/d_m / q, and with E = Σ ν_m/(ν_m − 2)
@@ -195,8 +178,10 @@ def f_test(cs, L, rhs=None):
 
     Returns
     -------
-    dict
-        ``num_df``, ``den_df``, ``F``, ``p``.
+    F : float
+    num_df : int
+        The rank q of L (rows beyond it are dropped, as lmerTest does).
+    den_df : float
     """
     L = np.atleast_2d(np.asarray(L, dtype=float))
     rhs = np.zeros(L.shape[0]) if rhs is None else np.asarray(rhs, dtype=float).reshape(-1)
@@ -218,4 +203,4 @@ def f_test(cs, L, rhs=None):
     else:
         E = float(np.sum(nu / (nu - 2)))
         den = 2 * E / (E - q)
-    return {"num_df": q, "den_df": den, "F": F, "p": float(stats.f.sf(F, q, den))}
+    return F, q, den

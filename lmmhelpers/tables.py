@@ -23,7 +23,7 @@ from statsmodels.regression.mixed_linear_model import MixedLMResults
 from statsmodels.tools.sm_exceptions import ConvergenceWarning
 
 from lmmhelpers import kenward_roger, satterthwaite
-from lmmhelpers._validation import check_ddf
+from lmmhelpers._validation import check_ddf, check_probability
 from lmmhelpers.covariance import structure
 from lmmhelpers.hypotheses import type3_contrasts
 
@@ -78,8 +78,16 @@ def _check_result(result, ddf):
     return bare, ddf
 
 
+#: Smallest singular value of L with its rows scaled to unit length below which the rows are
+#: treated as linearly dependent (rows that differ by 1e-12 make LΦLᵀ numerically singular).
+CONTRAST_RANK_TOL = 1e-8
+
+
 def _check_contrast(L, rhs, model):
-    L = np.asarray(L, dtype=float)
+    try:
+        L = np.asarray(L, dtype=float)
+    except (TypeError, ValueError) as exc:
+        raise ValueError(f"L must be a numeric array, got {L!r}.") from exc
     if L.ndim == 1:
         L = L[None, :]
     if L.ndim != 2 or L.shape[1] != model.k_fe:
@@ -89,39 +97,90 @@ def _check_contrast(L, rhs, model):
         )
     if not np.all(np.isfinite(L)):
         raise ValueError("L contains missing or infinite values.")
-    rank = np.linalg.matrix_rank(L)
+    norms = np.linalg.norm(L, axis=1)
+    if np.any(norms == 0):
+        raise ValueError(f"L has a row of zeros (row {int(np.argmin(norms))}); drop it.")
+    singular = np.linalg.svd(L / norms[:, None], compute_uv=False)
+    rank = int(np.sum(singular > CONTRAST_RANK_TOL))
     if rank < L.shape[0]:
         raise ValueError(
-            f"L has {L.shape[0]} rows but rank {rank}: its rows are linearly dependent. "
-            "Drop the redundant rows."
+            f"L has {L.shape[0]} rows but rank {rank}: its rows are linearly dependent "
+            "(or nearly so). Drop the redundant rows."
         )
     rhs = np.zeros(L.shape[0]) if rhs is None else np.asarray(rhs, dtype=float).reshape(-1)
     if rhs.shape[0] != L.shape[0]:
         raise ValueError(f"rhs must have one value per row of L ({L.shape[0]}), got {rhs.size}.")
+    if not np.all(np.isfinite(rhs)):
+        raise ValueError(f"rhs must be finite, got {rhs.tolist()}.")
     return L, rhs
 
 
-# -- one hypothesis, any method ----------------------------------------------------------------
-def _t(cs, l, rhs, ddf):
-    if ddf == "satterthwaite":
-        return satterthwaite.t_test(cs, l, rhs)
+# -- one hypothesis, any method: one t test and one F test ------------------------------------
+# Each method supplies only what differs: the variance of lᵀβ̂ and its df for a t test, and the
+# statistic with its df for an F test. Everything else (estimate, t, p) is computed once here.
+def _variance_and_df(cs, l, ddf):
     if ddf == "kenward-roger":
-        return kenward_roger.t_test(cs, l, rhs)
+        return float(l @ kenward_roger.Phi_A(cs) @ l), kenward_roger.ddf_and_scale(cs, l)[0]
+    variance = float(l @ cs.Phi @ l)
+    if ddf == "satterthwaite":
+        return variance, satterthwaite.satterthwaite_df(cs, l)
+    return variance, np.inf
+
+
+def t_test(cs, l, *, rhs=0.0, ddf="satterthwaite"):
+    """The t test of lᵀβ = rhs with the variance and df of method ``ddf``.
+
+    Second-tier building block of :func:`coef_table` and :func:`contrast_test`, for code that
+    already holds a :class:`~lmmhelpers.covariance.CovarianceStructure`.
+
+    Parameters
+    ----------
+    cs : lmmhelpers.covariance.CovarianceStructure
+    l : array_like, shape (p,)
+    rhs : float, default 0.0
+    ddf : {"normal", "satterthwaite", "kenward-roger"}
+        "normal": SE from Φ, infinite df (the z test); "satterthwaite": SE from Φ,
+        Satterthwaite's df; "kenward-roger": SE from Φ_A, KR's df.
+
+    Returns
+    -------
+    dict
+        ``estimate``, ``se``, ``df``, ``t``, ``p`` (two-sided).
+    """
+    ddf = check_ddf(ddf)
+    l = np.asarray(l, dtype=float).reshape(-1)
     estimate = float(l @ cs.beta)
-    se = float(np.sqrt(l @ cs.Phi @ l))
-    z = (estimate - rhs) / se
-    return {"estimate": estimate, "se": se, "df": np.inf, "t": z, "p": 2 * stats.norm.sf(abs(z))}
+    variance, df = _variance_and_df(cs, l, ddf)
+    se = float(np.sqrt(variance))
+    t = (estimate - rhs) / se
+    return {"estimate": estimate, "se": se, "df": float(df), "t": t,
+            "p": float(2 * stats.t.sf(abs(t), df))}
 
 
-def _F(cs, L, rhs, ddf):
+def f_test(cs, L, *, rhs=None, ddf="satterthwaite"):
+    """The F test of Lβ = rhs with the statistic and df of method ``ddf``.
+
+    "normal": the Wald χ²/q with infinite denominator df (statsmodels' ``wald_test``);
+    "satterthwaite": lmerTest's ``contestMD``; "kenward-roger": pbkrtest's scaled F*.
+
+    Returns
+    -------
+    dict
+        ``num_df``, ``den_df``, ``F``, ``p``.
+    """
+    ddf = check_ddf(ddf)
+    L = np.atleast_2d(np.asarray(L, dtype=float))
+    rhs = np.zeros(L.shape[0]) if rhs is None else np.asarray(rhs, dtype=float).reshape(-1)
     if ddf == "satterthwaite":
-        return satterthwaite.f_test(cs, L, rhs)
-    if ddf == "kenward-roger":
-        return kenward_roger.f_test(cs, L, rhs)
-    diff = L @ cs.beta - rhs
-    q = L.shape[0]
-    F = float(diff @ np.linalg.solve(L @ cs.Phi @ L.T, diff)) / q
-    return {"num_df": q, "den_df": np.inf, "F": F, "p": float(stats.chi2.sf(q * F, q))}
+        F, q, den = satterthwaite.f_statistic(cs, L, rhs)
+    elif ddf == "kenward-roger":
+        F, q, den = kenward_roger.f_statistic(cs, L, rhs)
+    else:
+        diff = L @ cs.beta - rhs
+        q, den = L.shape[0], np.inf
+        F = float(diff @ np.linalg.solve(L @ cs.Phi @ L.T, diff)) / q
+    p = stats.chi2.sf(q * F, q) if np.isinf(den) else stats.f.sf(F, q, den)
+    return {"num_df": q, "den_df": float(den), "F": float(F), "p": float(p)}
 
 
 def _t_row(res, alpha):
@@ -135,7 +194,7 @@ def _coef_columns(alpha):
 
 
 # -- public API ---------------------------------------------------------------------------------
-def coef_table(result, ddf="satterthwaite", alpha=0.05):
+def coef_table(result, ddf="satterthwaite", *, alpha=0.05):
     """Fixed-effect estimates with t tests and confidence intervals.
 
     Parameters
@@ -178,15 +237,14 @@ def coef_table(result, ddf="satterthwaite", alpha=0.05):
     6.0
     """
     bare, ddf = _check_result(result, ddf)
-    if not 0 < alpha < 1:
-        raise ValueError(f"alpha must be in (0, 1), got {alpha!r}.")
+    alpha = check_probability("alpha", alpha)
     cs = structure(bare)
-    rows = [_t_row(_t(cs, l, 0.0, ddf), alpha) for l in np.eye(bare.model.k_fe)]
+    rows = [_t_row(t_test(cs, l, ddf=ddf), alpha) for l in np.eye(bare.model.k_fe)]
     index = pd.Index(bare.model.exog_names)
     return pd.DataFrame(rows, index=index, columns=_coef_columns(alpha))
 
 
-def anova_table(result, ddf="satterthwaite", type=3):
+def anova_table(result, ddf="satterthwaite", *, typ=3, type=None):
     """Type III F tests of every term of the fixed-effects formula.
 
     Parameters
@@ -194,9 +252,13 @@ def anova_table(result, ddf="satterthwaite", type=3):
     result : statsmodels MixedLMResults
         A REML fit of a ``MixedLM`` built from a formula.
     ddf : {"satterthwaite", "kenward-roger", "normal"}, default "satterthwaite"
-    type : {3}, default 3
+    typ : {3}, default 3
         Type III hypotheses (SAS, lmerTest): on unweighted cell means, so the same whatever
-        the contrast coding of the factors (see :mod:`lmmhelpers.hypotheses`).
+        the contrast coding of the factors (see :mod:`lmmhelpers.hypotheses`). Named ``typ``
+        as in statsmodels' ``anova_lm``.
+    type : {3}, optional
+        Deprecated spelling of ``typ`` (it shadows a builtin); still accepted, with a
+        ``DeprecationWarning``, for one release.
 
     Returns
     -------
@@ -216,19 +278,26 @@ def anova_table(result, ddf="satterthwaite", type=3):
     >>> lmmhelpers.anova_table(result).loc["C(dose)", ["Num DF", "Den DF"]].round(3).tolist()
     [2.0, 22.0]
     """
+    if type is not None:
+        warnings.warn(
+            "anova_table(type=...) is deprecated; use typ=... (as statsmodels' anova_lm).",
+            DeprecationWarning,
+            stacklevel=2,
+        )
+        typ = type
     bare, ddf = _check_result(result, ddf)
-    if type != 3:
-        raise ValueError(f"type must be 3 (type III hypotheses), got {type!r}.")
+    if typ != 3:
+        raise ValueError(f"typ must be 3 (type III hypotheses), got {typ!r}.")
     cs = structure(bare)
     contrasts = type3_contrasts(bare.model)
     rows = {}
     for term, L in contrasts.items():
-        res = _F(cs, L, np.zeros(L.shape[0]), ddf)
+        res = f_test(cs, L, ddf=ddf)
         rows[term] = [res["num_df"], res["den_df"], res["F"], res["p"]]
     return pd.DataFrame.from_dict(rows, orient="index", columns=ANOVA_COLUMNS)
 
 
-def contrast_test(result, L, ddf="satterthwaite", rhs=None, alpha=0.05):
+def contrast_test(result, L, ddf="satterthwaite", *, rhs=None, alpha=0.05):
     """Test Lβ = rhs: a t test for one row of L, an F test for several.
 
     Parameters
@@ -266,12 +335,13 @@ def contrast_test(result, L, ddf="satterthwaite", rhs=None, alpha=0.05):
     ['Num DF', 'Den DF', 'F Value', 'Pr > F']
     """
     bare, ddf = _check_result(result, ddf)
+    alpha = check_probability("alpha", alpha)
     L, rhs = _check_contrast(L, rhs, bare.model)
     cs = structure(bare)
     if L.shape[0] == 1:
-        row = _t_row(_t(cs, L[0], float(rhs[0]), ddf), alpha)
+        row = _t_row(t_test(cs, L[0], rhs=float(rhs[0]), ddf=ddf), alpha)
         return pd.DataFrame([row], index=["contrast"], columns=_coef_columns(alpha))
-    res = _F(cs, L, rhs, ddf)
+    res = f_test(cs, L, rhs=rhs, ddf=ddf)
     return pd.DataFrame(
         [[res["num_df"], res["den_df"], res["F"], res["p"]]],
         index=["contrast"],

@@ -6,10 +6,10 @@ import pytest
 import statsmodels.formula.api as smf
 from reference import CASES, load, structure_at_lme4
 
-from lmmhelpers import satterthwaite as S
 from lmmhelpers.covariance import CovarianceStructure
 from lmmhelpers.hypotheses import type3_contrasts
 from lmmhelpers.parameters import VarianceParameters
+from lmmhelpers.tables import f_test
 
 
 @pytest.mark.parametrize("case", [c for c in CASES if load(c)[0].get("anova_type3")])
@@ -20,7 +20,7 @@ def test_type3_matches_lmerTest(case):
     by_r_term = {a["statsmodels_term"]: a for a in ref["anova_type3"]}
     assert list(ours) == [a["statsmodels_term"] for a in ref["anova_type3"]]  # R's order
     for term, L in ours.items():
-        res = S.f_test(cs, L)
+        res = f_test(cs, L, ddf="satterthwaite")
         assert res["num_df"] == by_r_term[term]["num_df"]
         assert res["F"] == pytest.approx(by_r_term[term]["F_satterthwaite"], rel=1e-6)
         assert res["den_df"] == pytest.approx(by_r_term[term]["den_df_satterthwaite"], rel=1e-4)
@@ -58,7 +58,8 @@ def test_type3_does_not_depend_on_coding():
     for formula in CODINGS:
         model = smf.mixedlm(formula, df, groups="g")
         cs = CovarianceStructure(model, params)
-        results.append([S.f_test(cs, L) for L in type3_contrasts(model).values()])
+        contrasts = type3_contrasts(model).values()
+        results.append([f_test(cs, L, ddf="satterthwaite") for L in contrasts])
     for other in results[1:]:
         for a, b in zip(results[0], other, strict=True):
             assert a["num_df"] == b["num_df"]

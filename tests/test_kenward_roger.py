@@ -5,6 +5,7 @@ import pytest
 from reference import CASES, structure_at_lme4, to_statsmodels_L
 
 from lmmhelpers import kenward_roger as KR
+from lmmhelpers.tables import f_test, t_test
 
 
 @pytest.mark.parametrize("case", CASES)
@@ -19,7 +20,7 @@ def test_adjusted_covariance(case):
 def test_coefficients(case):
     ref, model, cs, perm = structure_at_lme4(case)
     for j, c in enumerate(ref["coef"]):
-        res = KR.t_test(cs, np.eye(model.k_fe)[perm[j]])
+        res = t_test(cs, np.eye(model.k_fe)[perm[j]], ddf="kenward-roger")
         assert res["se"] == pytest.approx(c["se_kr"], rel=1e-7)
         assert res["df"] == pytest.approx(c["df_kr"], rel=1e-6)
         assert res["t"] == pytest.approx(c["t_kr"], rel=1e-6)
@@ -30,12 +31,14 @@ def test_coefficients(case):
 def test_F_tests_and_contrasts(case):
     ref, _, cs, perm = structure_at_lme4(case)
     for h in ref.get("anova_type3", []) + ref.get("contrasts", []):
-        res = KR.f_test(cs, to_statsmodels_L(h["L"], perm))
+        L = np.atleast_2d(to_statsmodels_L(h["L"], perm))
+        res = f_test(cs, L, ddf="kenward-roger")
         assert res["F"] == pytest.approx(h["F_kr"], rel=1e-6)
         assert res["den_df"] == pytest.approx(h.get("den_df_kr", h.get("df_kr")), rel=1e-6)
         assert res["p"] == pytest.approx(h["p_kr"], rel=1e-4, abs=1e-10)
         if "kr_scaling_lambda" in h:
-            assert res["scale"] == pytest.approx(h["kr_scaling_lambda"], rel=1e-6)
+            lam = KR.ddf_and_scale(cs, L)[1]
+            assert lam == pytest.approx(h["kr_scaling_lambda"], rel=1e-6)
 
 
 def test_boundary_seed003_stays_small():
@@ -43,7 +46,7 @@ def test_boundary_seed003_stays_small():
     _, model, cs, _ = structure_at_lme4("seed003_interaction")
     names = list(model.exog_names)
     for name in names:
-        df = KR.t_test(cs, np.eye(model.k_fe)[names.index(name)])["df"]
+        df = t_test(cs, np.eye(model.k_fe)[names.index(name)], ddf="kenward-roger")["df"]
         expected = 6.0 if "Condition_1" in name else 12.0
         assert df == pytest.approx(expected, rel=1e-8)
 
@@ -52,7 +55,7 @@ def test_one_row_has_unit_scale():
     """For ℓ = 1 the KR scale λ is exactly 1 (so the t test needs no λ)."""
     _, model, cs, _ = structure_at_lme4("unbalanced_factorial")
     for l in np.eye(model.k_fe):
-        assert KR.f_test(cs, l)["scale"] == pytest.approx(1.0, abs=1e-10)
+        assert KR.ddf_and_scale(cs, l)[1] == pytest.approx(1.0, abs=1e-10)
 
 
 def test_balanced_six_groups_gives_df_4():

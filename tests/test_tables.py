@@ -18,11 +18,10 @@ from lmmhelpers import (
     coef_table,
     contrast_test,
     fit_mixedlm,
-    kenward_roger,
-    satterthwaite,
 )
 from lmmhelpers.covariance import CovarianceStructure
 from lmmhelpers.parameters import VarianceParameters
+from lmmhelpers.tables import t_test
 
 # The issue's tolerances for results after our own fit (the optimum differs from lme4's by
 # the optimisers' tolerance); tighter where the fits agree tighter.
@@ -144,8 +143,8 @@ def test_refuses_other_results_and_unknown_ddf():
     result = fit_mixedlm(smf.mixedlm("y ~ trt", df, groups="g"))
     with pytest.raises(ValueError, match="ddf must be one of"):
         coef_table(result, ddf="containment")
-    with pytest.raises(ValueError, match="type must be 3"):
-        anova_table(result, type=2)
+    with pytest.raises(ValueError, match="typ must be 3"):
+        anova_table(result, typ=2)
     with pytest.raises(ValueError, match="alpha"):
         coef_table(result, alpha=1.5)
 
@@ -160,6 +159,19 @@ def test_contrast_validation():
         contrast_test(result, [0, np.nan, 1])
     with pytest.raises(ValueError, match="rhs"):
         contrast_test(result, [[0, 1, 0], [0, 0, 1]], rhs=[1])
+    with pytest.raises(ValueError, match="rhs must be finite"):
+        contrast_test(result, [0, 1, 0], rhs=np.nan)
+    for alpha in (0, 1, 1.5, -0.1):
+        with pytest.raises(ValueError, match="alpha must be a number strictly between 0 and 1"):
+            contrast_test(result, [0, 1, 0], alpha=alpha)
+        with pytest.raises(ValueError, match="alpha"):
+            coef_table(result, alpha=alpha)
+    with pytest.raises(ValueError, match="row of zeros"):
+        contrast_test(result, [[0, 1, 0], [0, 0, 0]])
+    nearly_equal = [[0, 1, 0], [0, 1, 1e-12]]  # numpy's LinAlgError before
+    for ddf in ("satterthwaite", "kenward-roger", "normal"):
+        with pytest.raises(ValueError, match="linearly dependent"):
+            contrast_test(result, nearly_equal, ddf=ddf)
     one = contrast_test(result, [0, 1, 0], rhs=0.5)
     table = coef_table(result)
     expected_t = (table.loc["trt", "Coef."] - 0.5) / table.loc["trt", "Std.Err."]
@@ -228,10 +240,10 @@ def test_df_bounded_and_scale_invariant(n_groups, per, seed, scale):
     params_c = VarianceParameters(params.cov_re * scale**2, params.vcomp, params.scale * scale**2)
     cs, cs_c = CovarianceStructure(model, params), CovarianceStructure(model_c, params_c)
     for l in np.eye(model.k_fe):
-        a, b = satterthwaite.t_test(cs, l), satterthwaite.t_test(cs_c, l)
+        a, b = t_test(cs, l, ddf="satterthwaite"), t_test(cs_c, l, ddf="satterthwaite")
         assert b["df"] == pytest.approx(a["df"], rel=1e-6)
         assert b["t"] == pytest.approx(a["t"], rel=1e-6)
-        a, b = kenward_roger.t_test(cs, l), kenward_roger.t_test(cs_c, l)
+        a, b = t_test(cs, l, ddf="kenward-roger"), t_test(cs_c, l, ddf="kenward-roger")
         assert b["df"] == pytest.approx(a["df"], rel=1e-6)
 
 
@@ -256,8 +268,45 @@ def test_balanced_between_group_test_is_the_t_test_on_group_means(per_arm, per, 
     params = VarianceParameters(np.array([[group_var]]), np.zeros(0), within)
     cs = CovarianceStructure(model, params)
     np.testing.assert_allclose(cs.deviance_gradient, 0, atol=1e-8 * G * per)  # REML optimum
-    res = satterthwaite.t_test(cs, [0, 1])
+    res = t_test(cs, [0, 1], ddf="satterthwaite")
     t_means = stats.ttest_ind(means[arm == 1], means[arm == 0])
     assert res["df"] == pytest.approx(G - 2, rel=1e-6)
     assert res["t"] == pytest.approx(t_means.statistic, rel=1e-6)
     assert res["p"] == pytest.approx(t_means.pvalue, rel=1e-6)
+
+
+def test_anova_type_keyword_is_deprecated_not_broken():
+    result = fit_mixedlm(smf.mixedlm("y ~ trt + x", _group_data(), groups="g"))
+    with pytest.warns(DeprecationWarning, match="typ="):
+        old = anova_table(result, type=3)
+    pd.testing.assert_frame_equal(old, anova_table(result, typ=3))
+
+
+@pytest.mark.parametrize("transform", ["y * 1e6", "y * 1e-6", "y + 1e8", "y - 1e8"])
+def test_tests_do_not_depend_on_the_units_or_offset_of_y(transform):
+    """The structure at the same (rescaled) variance parameters gives the same df, t and p.
+
+    Before the conditioned basis and the scale-free Hessian cut-off, Satterthwaite's df of
+    this within-group slope moved with the units (7.10 for y, 7.35 for y * 1e6, 7.14 for
+    y + 1e8) while KR's did not.
+    """
+    rng = np.random.default_rng(3)
+    G, m = 12, 6
+    g = np.repeat(np.arange(G), m)
+    df = pd.DataFrame({"g": g, "x": rng.normal(size=G * m)})
+    df["y"] = (1 + rng.normal(size=G)[g] + (0.3 + 0.5 * rng.normal(size=G)[g]) * df["x"]
+               + rng.normal(size=G * m))
+    model = smf.mixedlm("y ~ x", df, groups="g", re_formula="~x")
+    params = VarianceParameters.from_result(fit_mixedlm(model))
+    factor = 1e6 if "* 1e6" in transform else 1e-6 if "* 1e-6" in transform else 1.0
+    moved = df.assign(y=df.eval(transform))
+    model_c = smf.mixedlm("y ~ x", moved, groups="g", re_formula="~x")
+    params_c = VarianceParameters(params.cov_re * factor**2, params.vcomp,
+                                  params.scale * factor**2)
+    cs, cs_c = CovarianceStructure(model, params), CovarianceStructure(model_c, params_c)
+    for ddf in ("satterthwaite", "kenward-roger"):
+        a = t_test(cs, [0, 1], ddf=ddf)
+        b = t_test(cs_c, [0, 1], ddf=ddf)
+        assert b["df"] == pytest.approx(a["df"], rel=1e-6)
+        assert b["t"] == pytest.approx(a["t"], rel=1e-6)
+        assert b["p"] == pytest.approx(a["p"], rel=1e-6)
