@@ -5,7 +5,7 @@ Only public names are imported here; everything is defined in its own module.
 
 __version__ = "0.1.0"
 
-from lmmhelpers.containment import between_within_df, between_within_term_df
+from lmmhelpers.between_within import between_within_df, between_within_term_df
 from lmmhelpers.datasets import reference, reference_cases, seed003_table
 from lmmhelpers.fitting import fit_mixedlm
 from lmmhelpers.parameters import is_boundary

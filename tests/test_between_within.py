@@ -7,7 +7,7 @@ import pandas as pd
 import pytest
 import statsmodels.formula.api as smf
 
-from lmmhelpers.containment import (
+from lmmhelpers.between_within import (
     between_within_df,
     between_within_strata,
     between_within_term_df,
