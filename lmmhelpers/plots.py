@@ -13,6 +13,7 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
+from lmmhelpers._validation import check_probability
 from lmmhelpers.summaries import rejection_rate
 
 __all__ = ["pvalue_histogram", "pvalue_qq", "rejection_curve"]
@@ -33,12 +34,6 @@ def _axes(ax):
 
         _, ax = plt.subplots()
     return ax
-
-
-def _check_level(level):
-    if isinstance(level, bool) or not isinstance(level, numbers.Real) or not 0 < level < 1:
-        raise ValueError(f"level must be a number in (0, 1), got {level!r}")
-    return float(level)
 
 
 def _check_table(results, columns):
@@ -94,7 +89,7 @@ def pvalue_histogram(results, method=None, bins=20, level=0.95, ax=None):
     'p-value'
     """
     _check_table(results, ["method", "p_value"])
-    level = _check_level(level)
+    level = check_probability("level", level)
     if isinstance(bins, bool) or not isinstance(bins, numbers.Integral) or bins < 1:
         raise ValueError(f"bins must be a positive int, got {bins!r}")
     present = list(dict.fromkeys(results["method"]))
@@ -156,7 +151,7 @@ def pvalue_qq(results, methods=None, level=0.95, ax=None):
     ['z', 't']
     """
     _check_table(results, ["method", "p_value"])
-    level = _check_level(level)
+    level = check_probability("level", level)
     methods = _methods(results, methods)
     ax = _axes(ax)
     colours = _palette(len(methods))
@@ -226,8 +221,7 @@ def rejection_curve(results, x="n_groups", alpha=0.05, methods=None, level=0.95,
     >>> rejection_curve(rates).get_ylabel()
     'rejection rate at α = 0.05'
     """
-    if isinstance(alpha, bool) or not isinstance(alpha, numbers.Real) or not 0 < alpha < 1:
-        raise ValueError(f"alpha must be in (0, 1), got {alpha!r}")
+    alpha = check_probability("alpha", alpha)
     if not isinstance(results, pd.DataFrame):
         raise TypeError(f"results must be a DataFrame, got {type(results).__name__}")
     if x not in results.columns:

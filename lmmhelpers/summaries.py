@@ -9,10 +9,13 @@ computed over the valid p-values only and says so; nothing is dropped silently.
 from __future__ import annotations
 
 import numbers
+import warnings
 
 import numpy as np
 import pandas as pd
 from scipy import stats
+
+from lmmhelpers._validation import check_int, check_probability
 
 __all__ = [
     "clopper_pearson_interval",
@@ -25,9 +28,7 @@ __all__ = [
 
 
 def _check_level(level):
-    if isinstance(level, bool) or not isinstance(level, numbers.Real) or not 0 < level < 1:
-        raise ValueError(f"level must be a number in (0, 1), got {level!r}")
-    return float(level)
+    return check_probability("level", level)
 
 
 def _check_counts(k, n):
@@ -119,7 +120,7 @@ def clopper_pearson_interval(k, n, level=0.95):
 _INTERVALS = {"wilson": wilson_interval, "clopper-pearson": clopper_pearson_interval}
 
 
-def interval_coverage(p, n, level=0.95, method="wilson"):
+def interval_coverage(p, n, *, level=0.95, interval="wilson", method=None):
     """Exact coverage probability of a binomial interval at a true proportion ``p``.
 
     The sum over ``k = 0..n`` of ``P(K = k)`` for the ``k`` whose interval contains ``p``;
@@ -133,8 +134,10 @@ def interval_coverage(p, n, level=0.95, method="wilson"):
         Number of trials.
     level : float, default 0.95
         Nominal level.
-    method : {"wilson", "clopper-pearson"}
-        The interval.
+    interval : {"wilson", "clopper-pearson"}, default "wilson"
+        The interval (the same argument as in :func:`rejection_rate`).
+    method : {"wilson", "clopper-pearson"}, optional
+        Deprecated spelling of ``interval``; accepted with a ``DeprecationWarning``.
 
     Returns
     -------
@@ -144,17 +147,21 @@ def interval_coverage(p, n, level=0.95, method="wilson"):
     --------
     >>> round(interval_coverage(0.05, 1000), 4)
     0.9504
-    >>> interval_coverage(0.05, 1000, method="clopper-pearson") >= 0.95
+    >>> interval_coverage(0.05, 1000, interval="clopper-pearson") >= 0.95
     True
     """
-    if method not in _INTERVALS:
-        raise ValueError(f"method must be one of {sorted(_INTERVALS)}, got {method!r}")
+    if method is not None:
+        warnings.warn("interval_coverage(method=...) is deprecated; use interval=...",
+                      DeprecationWarning, stacklevel=2)
+        interval = method
+    if interval not in _INTERVALS:
+        raise ValueError(f"interval must be one of {sorted(_INTERVALS)}, got {interval!r}")
     if isinstance(p, bool) or not isinstance(p, numbers.Real) or not 0 <= p <= 1:
         raise ValueError(f"p must be a probability in [0, 1], got {p!r}")
-    if isinstance(n, bool) or not isinstance(n, numbers.Integral) or n < 1:
-        raise ValueError(f"n must be a positive int, got {n!r}")
+    n = check_int("n", n, minimum=1)
+    level = _check_level(level)
     k = np.arange(n + 1)
-    lower, upper = _INTERVALS[method](k, np.full(k.shape, n), level)
+    lower, upper = _INTERVALS[interval](k, np.full(k.shape, n), level)
     inside = (lower <= p) & (p <= upper)
     return float(stats.binom.pmf(k, n, p)[inside].sum())
 
@@ -191,8 +198,8 @@ def _counts(frame):
     }
 
 
-def rejection_rate(results, alpha=0.05, by=("method", "term"), level=0.95, interval="wilson",
-                   converged_only=False):
+def rejection_rate(results, alpha=0.05, *, by=("method", "term"), level=0.95,
+                   interval="wilson", converged_only=False):
     """Rejection rate at one or more levels ``alpha``, with binomial intervals.
 
     Parameters
@@ -231,9 +238,7 @@ def rejection_rate(results, alpha=0.05, by=("method", "term"), level=0.95, inter
     """
     _check_results(results)
     alphas = [alpha] if isinstance(alpha, numbers.Real) else list(alpha)
-    for a in alphas:
-        if isinstance(a, bool) or not isinstance(a, numbers.Real) or not 0 < a < 1:
-            raise ValueError(f"alpha must be in (0, 1), got {a!r}")
+    alphas = [check_probability("alpha", a) for a in alphas]
     if interval not in _INTERVALS:
         raise ValueError(f"interval must be one of {sorted(_INTERVALS)}, got {interval!r}")
     level = _check_level(level)
@@ -258,7 +263,7 @@ def rejection_rate(results, alpha=0.05, by=("method", "term"), level=0.95, inter
     return pd.DataFrame(out)
 
 
-def power(results, alpha=0.05, by=("method", "term"), level=0.95, interval="wilson"):
+def power(results, alpha=0.05, *, by=("method", "term"), level=0.95, interval="wilson"):
     """Power at the effect the study simulated: its rejection rate, with intervals.
 
     The same computation as :func:`rejection_rate` (under a nonzero effect the rejection rate

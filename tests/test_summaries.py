@@ -48,7 +48,7 @@ def test_wilson_coverage_is_near_nominal_on_a_known_rate(p):
 def test_clopper_pearson_is_conservative():
     for p in (0.01, 0.05, 0.3):
         for n in (20, 100, 400):
-            assert interval_coverage(p, n, method="clopper-pearson") >= 0.95 - 1e-12
+            assert interval_coverage(p, n, interval="clopper-pearson") >= 0.95 - 1e-12
 
 
 def test_interval_coverage_by_seeded_simulation_agrees_with_exact():
@@ -61,8 +61,8 @@ def test_interval_coverage_by_seeded_simulation_agrees_with_exact():
 
 
 def test_interval_coverage_validates():
-    with pytest.raises(ValueError, match="method"):
-        interval_coverage(0.05, 100, method="wald")
+    with pytest.raises(ValueError, match="interval"):
+        interval_coverage(0.05, 100, interval="wald")
     with pytest.raises(ValueError, match="p must"):
         interval_coverage(1.5, 100)
     with pytest.raises(ValueError, match="n must"):
@@ -132,3 +132,9 @@ def test_uniformity_test_detects_skewed_pvalues():
     expected = stats.kstest(res.loc[res.method == "uniform", "p_value"], "uniform")
     assert u.loc["uniform", "ks_statistic"] == pytest.approx(expected.statistic)
     assert u.loc["uniform", "n"] == n
+
+
+def test_interval_coverage_method_keyword_is_deprecated():
+    with pytest.warns(DeprecationWarning, match="interval="):
+        old = interval_coverage(0.05, 200, method="clopper-pearson")
+    assert old == interval_coverage(0.05, 200, interval="clopper-pearson")
