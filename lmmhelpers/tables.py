@@ -23,6 +23,7 @@ from statsmodels.regression.mixed_linear_model import MixedLMResults
 from statsmodels.tools.sm_exceptions import ConvergenceWarning
 
 from lmmhelpers import kenward_roger, satterthwaite
+from lmmhelpers._model_checks import check_model
 from lmmhelpers._validation import check_ddf, check_probability
 from lmmhelpers.covariance import structure
 from lmmhelpers.hypotheses import type3_contrasts
@@ -52,19 +53,7 @@ def _check_result(result, ddf):
             "result was fitted with a constrained covariance (fit(free=...)); "
             "only free covariance structures are supported."
         )
-    arrays = [model.endog, model.exog] + ([model.exog_re] if model.k_re else [])
-    if not all(np.all(np.isfinite(np.asarray(a, dtype=float))) for a in arrays):
-        raise ValueError(
-            "the model's data contain missing or infinite values; drop those rows before "
-            "building the model (e.g. data.dropna(subset=[...]), or "
-            "smf.mixedlm(..., missing='drop'))."
-        )
-    if model.n_groups < 2 and model.k_re > 0:
-        raise ValueError(
-            "the model has a single group but a random effect per group (re_formula); its "
-            "variance cannot be estimated. For crossed random effects with one group for "
-            "all rows, pass re_formula='0' and put every random factor in vc_formula."
-        )
+    check_model(model)
     finite = np.all(np.isfinite(np.asarray(bare.fe_params, dtype=float)))
     if not finite or not np.isfinite(bare.scale):
         raise ValueError("result has non-finite estimates; the fit failed. Refit it.")
