@@ -7,13 +7,11 @@ the Axes they drew on.
 
 from __future__ import annotations
 
-import numbers
-
 import numpy as np
 import pandas as pd
 from scipy import stats
 
-from lmmhelpers._validation import check_probability
+from lmmhelpers._validation import check_int, check_probability, check_real
 from lmmhelpers.summaries import rejection_rate
 
 __all__ = ["pvalue_histogram", "pvalue_qq", "rejection_curve"]
@@ -55,7 +53,7 @@ def _methods(results, methods):
     return methods
 
 
-def pvalue_histogram(results, method=None, bins=20, level=0.95, ax=None):
+def pvalue_histogram(results, method=None, *, bins=20, level=0.95, ax=None):
     """Histogram of one method's p-values with the uniform reference and its Monte Carlo band.
 
     Under uniform p-values each of ``bins`` equal bins holds a Binomial(n, 1/bins) count;
@@ -90,8 +88,7 @@ def pvalue_histogram(results, method=None, bins=20, level=0.95, ax=None):
     """
     _check_table(results, ["method", "p_value"])
     level = check_probability("level", level)
-    if isinstance(bins, bool) or not isinstance(bins, numbers.Integral) or bins < 1:
-        raise ValueError(f"bins must be a positive int, got {bins!r}")
+    bins = check_int("bins", bins, minimum=1)
     present = list(dict.fromkeys(results["method"]))
     if method is None:
         if len(present) != 1:
@@ -119,7 +116,7 @@ def pvalue_histogram(results, method=None, bins=20, level=0.95, ax=None):
     return ax
 
 
-def pvalue_qq(results, methods=None, level=0.95, ax=None):
+def pvalue_qq(results, methods=None, *, level=0.95, ax=None):
     """QQ plot of p-values against the uniform on a −log10 scale, one line per method.
 
     The i-th smallest of n uniform p-values follows Beta(i, n + 1 − i); the shaded band is
@@ -182,7 +179,7 @@ def pvalue_qq(results, methods=None, level=0.95, ax=None):
     return ax
 
 
-def rejection_curve(results, x="n_groups", alpha=0.05, methods=None, level=0.95, dodge=0.01,
+def rejection_curve(results, x="n_groups", *, alpha=0.05, methods=None, level=0.95, dodge=0.01,
                     ax=None):
     """Rejection rate against a design parameter (e.g. number of groups), one line per method.
 
@@ -237,8 +234,7 @@ def rejection_curve(results, x="n_groups", alpha=0.05, methods=None, level=0.95,
         _check_table(results, ["method", "p_value"])
         table = rejection_rate(results, alpha=alpha, by=["method", x], level=level)
     methods = _methods(table, methods)
-    if isinstance(dodge, bool) or not isinstance(dodge, numbers.Real) or dodge < 0:
-        raise ValueError(f"dodge must be a number >= 0, got {dodge!r}")
+    dodge = check_real("dodge", dodge, minimum=0.0)
     span = float(np.ptp(table[x].to_numpy(float))) if len(table) else 0.0
     ax = _axes(ax)
     colours = _palette(len(methods))

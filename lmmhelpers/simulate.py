@@ -32,6 +32,8 @@ import numbers
 import numpy as np
 import pandas as pd
 
+from lmmhelpers._validation import check_int, check_real
+
 __all__ = [
     "as_generator",
     "crossed_design",
@@ -82,29 +84,15 @@ def as_generator(seed):
 
 
 def _check_count(name, value, minimum=1):
-    if isinstance(value, bool) or not isinstance(value, numbers.Integral):
-        raise TypeError(f"{name} must be an int, got {type(value).__name__}")
-    if value < minimum:
-        raise ValueError(f"{name} must be at least {minimum}, got {value}")
-    return int(value)
+    return check_int(name, value, minimum=minimum)
 
 
 def _check_variance(name, value):
-    if isinstance(value, bool) or not isinstance(value, numbers.Real):
-        raise TypeError(f"{name} must be a real number, got {type(value).__name__}")
-    value = float(value)
-    if not np.isfinite(value) or value < 0:
-        raise ValueError(f"{name} must be a finite number >= 0, got {value}")
-    return value
+    return check_real(name, value, minimum=0.0)
 
 
 def _check_real(name, value):
-    if isinstance(value, bool) or not isinstance(value, numbers.Real):
-        raise TypeError(f"{name} must be a real number, got {type(value).__name__}")
-    value = float(value)
-    if not np.isfinite(value):
-        raise ValueError(f"{name} must be finite, got {value}")
-    return value
+    return check_real(name, value)
 
 
 def _check_missing(missing):
@@ -156,10 +144,10 @@ def _drop_missing(frame, missing, rng):
 def two_input_design(
     n_groups=10,
     n_per_group=20,
+    *,
     group_var=1.0,
     resid_var=1.0,
     effect=0.0,
-    *,
     labels="correct",
     missing=0.0,
     seed=None,
@@ -275,12 +263,12 @@ def two_input_design(
 def two_input_within_design(
     n_groups=10,
     n_per_cell=10,
+    *,
     group_var=1.0,
     resid_var=1.0,
     slope_var=0.0,
     between_effect=0.0,
     within_effect=0.0,
-    *,
     missing=0.0,
     seed=None,
 ):
@@ -362,6 +350,7 @@ def two_input_within_design(
 def crossed_design(
     n_subj=100,
     n_ingroup=25,
+    *,
     n_outgroup=25,
     beta_0=800.0,
     beta_1=50.0,
@@ -370,7 +359,6 @@ def crossed_design(
     tau_1=40.0,
     rho=0.2,
     sigma=200.0,
-    *,
     missing=0.0,
     seed=None,
 ):
@@ -468,12 +456,12 @@ def crossed_design(
 def repeated_measures_design(
     n_per_between=4,
     n_reps=1,
+    *,
     subject_var=1.0,
     resid_var=1.0,
     within_effect=0.0,
     between_effect=0.0,
     interaction_effect=0.0,
-    *,
     missing=0.0,
     seed=None,
 ):
