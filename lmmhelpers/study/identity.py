@@ -37,6 +37,7 @@ import functools
 import hashlib
 import inspect
 import json
+import linecache
 import textwrap
 import types
 
@@ -91,25 +92,51 @@ def _code_key(code, doc=None):
                  code.co_freevars, code.co_cellvars))
 
 
+@functools.lru_cache(maxsize=64)
+def _compiled_file(filename, text):
+    """The code of a whole source file (or notebook cell), compiled as Python compiles it."""
+    try:
+        return compile(text, filename, "exec", dont_inherit=True)
+    except (SyntaxError, ValueError):
+        return None
+
+
+def _find_code(code, name, firstlineno):
+    for const in code.co_consts:
+        if isinstance(const, types.CodeType):
+            if const.co_name == name and const.co_firstlineno == firstlineno:
+                return const
+            found = _find_code(const, name, firstlineno)
+            if found is not None:
+                return found
+    return None
+
+
 def _verified_source(func):
-    """The function's source without its docstring, if it compiles to the running code."""
+    """The function's source without its docstring, if its file compiles to the running code.
+
+    The whole file (or notebook cell) is compiled, as the function was, because Python's
+    compiler reads the module's imports; a file edited since the function was made fails the
+    comparison.
+    """
     if func.__name__ == "<lambda>":
         return None
+    code = func.__code__
     try:
+        filename = inspect.getsourcefile(func) or code.co_filename
+        text = "".join(linecache.getlines(filename, func.__globals__))
         lines, _ = inspect.getsourcelines(func)
-        source = textwrap.dedent("".join(lines))
-        tree = ast.parse(source)
-        compiled = compile(tree, "<identity>", "exec")
+        tree = ast.parse(textwrap.dedent("".join(lines)))
     except (OSError, TypeError, SyntaxError, ValueError):
+        return None
+    module = _compiled_file(filename, text) if text else None
+    found = None if module is None else _find_code(module, code.co_name, code.co_firstlineno)
+    if found is None or _code_key(found) != _code_key(code):
         return None
     node = tree.body[0] if tree.body else None
     if not isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)) or node.name != func.__name__:
         return None
-    code = next((c for c in compiled.co_consts
-                 if isinstance(c, types.CodeType) and c.co_name == func.__name__), None)
-    if code is None or _code_key(code) != _code_key(func.__code__):
-        return None
-    text = source.splitlines()
+    text = textwrap.dedent("".join(lines)).splitlines()
     first = node.body[0]
     if (len(node.body) > 1 and isinstance(first, ast.Expr)
             and isinstance(first.value, ast.Constant) and isinstance(first.value.value, str)
