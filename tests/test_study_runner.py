@@ -1,12 +1,15 @@
 """Tests of lmmhelpers.study.runner: same tables for any n_jobs and backend, recorded failures."""
 
 import warnings
+from dataclasses import dataclass
 from functools import partial
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from lmmhelpers import study as study_module
 from lmmhelpers.simulate import two_input_design
@@ -171,3 +174,213 @@ def test_committed_sweep_slice_recomputes_to_the_same_numbers():
                 f"{entry['file']} no longer matches a recomputation: if the change is "
                 "intended, regenerate the sweeps with scripts/make_sweeps.py --force"
             ) from exc
+
+
+# --------------------------------------------------------------------------------------------
+# one failing replicate never kills the study (issue 11, item 5)
+# --------------------------------------------------------------------------------------------
+
+SMALL = partial(two_input_design, n_groups=3, n_per_group=4)
+MEANS = GroupMeansTTest("output", "group", "input", term=TERM)
+Z = MixedLMTest("output ~ input", "group", TERM, methods=("normal", "satterthwaite"))
+
+
+def flaky_design(seed, n_groups=3, n_per_group=4):
+    """The seed's design, raising for about one data set in four."""
+    df = two_input_design(n_groups, n_per_group, seed=seed)
+    if seed.integers(4) == 0:
+        raise RuntimeError("this draw cannot be built")
+    return df
+
+
+def failing_replicates(n_sim, seed):
+    """The replicates flaky_design fails on, by replaying its seeds."""
+    children = np.random.SeedSequence(seed).spawn(n_sim)
+    bad = []
+    for i, child in enumerate(children):
+        rng = np.random.default_rng(child)
+        two_input_design(3, 4, seed=rng)
+        if rng.integers(4) == 0:
+            bad.append(i)
+    return bad
+
+
+@dataclass(frozen=True)
+class Picky:
+    """A user's analysis: raises on replicates whose first response is negative."""
+
+    method: str = "picky"
+    term: str = TERM
+
+    def run(self, replicate):
+        y = replicate.data["output"].iloc[0]
+        if y < 0:
+            raise ArithmeticError(f"negative first response {y:.3f}")
+        return [{"method": self.method, "term": self.term, "p_value": 0.5, "status": "ok"}]
+
+
+@dataclass(frozen=True)
+class Returns:
+    """A user's analysis returning given rows (or nothing) on every replicate."""
+
+    rows: tuple = ()
+    method: str = "custom"
+
+    def run(self, replicate):
+        return [dict(r) for r in self.rows]
+
+
+@pytest.mark.parametrize("n_jobs", [1, 2])
+def test_a_design_failure_is_one_error_row_per_label_and_counted(n_jobs):
+    n_sim, seed = 16, 5
+    bad = failing_replicates(n_sim, seed)
+    assert 0 < len(bad) < n_sim  # the test needs both kinds
+    res = run_study(flaky_design, [Z, MEANS], n_sim=n_sim, seed=seed, n_jobs=n_jobs,
+                    progress=False)
+    assert len(res) == n_sim * 3  # every replicate keeps its three rows
+    failed = res[res["status"] == "error"]
+    assert sorted(failed["replicate"].unique()) == bad
+    assert failed["message"].str.startswith("design failed: RuntimeError: this draw").all()
+    assert failed["p_value"].isna().all()
+    counts = rejection_rate(res).set_index("method")
+    for method in ("normal", "satterthwaite", "group-means-t"):
+        assert counts.loc[method, "n"] == n_sim
+        assert counts.loc[method, "n_error"] == len(bad)
+        assert counts.loc[method, "n_valid"] == n_sim - len(bad)
+
+
+@pytest.mark.parametrize("n_jobs", [1, 2])
+def test_an_exception_in_a_custom_run_is_an_error_row_naming_the_analysis(n_jobs):
+    res = run_study(SMALL, [Picky(), MEANS], n_sim=12, seed=3, n_jobs=n_jobs, progress=False)
+    assert len(res) == 24
+    picky = res[res["method"] == "picky"].set_index("replicate")
+    raised = picky["status"] == "error"
+    assert 0 < raised.sum() < 12
+    assert picky.loc[raised, "message"].str.contains(
+        "Picky.run failed: ArithmeticError: negative first response").all()
+    assert (picky.loc[~raised, "p_value"] == 0.5).all()
+    assert (res.loc[res["method"] == "group-means-t", "status"] == "ok").all()
+    assert rejection_rate(res).set_index("method").loc["picky", "n_error"] == raised.sum()
+
+
+def test_an_analysis_returning_no_rows_gives_an_error_row_naming_it():
+    res = run_study(SMALL, [Returns(), MEANS], n_sim=3, seed=1, progress=False)
+    empty = res[res["method"] == "custom"]
+    assert list(empty["replicate"]) == [0, 1, 2]  # no replicate vanishes
+    assert (empty["status"] == "error").all()
+    assert empty["message"].str.contains("Returns.run returned no rows").all()
+    assert rejection_rate(res).set_index("method").loc["custom", "n_error"] == 3
+
+
+@pytest.mark.parametrize(
+    ("row", "reason"),
+    [({"method": "m", "term": "t", "p_value": 1.5}, "p_value 1.5 is outside"),
+     ({"method": "m", "term": "t", "p_value": -0.1}, "outside \\[0, 1\\]"),
+     ({"method": "m", "term": "t", "p_value": 0.2, "power": 0.8}, "unknown columns \\['power'\\]"),
+     ({"method": "m", "term": "t", "status": "fine"}, "status must be one of"),
+     ({"method": "m", "term": "t", "p_value": "0.2"}, "p_value must be a number"),
+     ({"term": "t", "p_value": 0.2}, "method must be a non-empty str")],
+)
+def test_invalid_rows_become_error_rows_saying_why(row, reason):
+    res = run_study(SMALL, [Returns(rows=(row,))], n_sim=2, seed=1, progress=False)
+    assert len(res) == 2 and (res["status"] == "error").all()
+    assert res["message"].str.contains(reason).all()
+    assert res["p_value"].isna().all()
+
+
+def test_valid_custom_rows_are_kept_as_returned():
+    rows = ({"method": "m", "term": "t", "p_value": 0.25, "estimate": 1.0, "converged": True},
+            {"method": "m", "term": "u", "p_value": float("nan"), "status": "not applicable"})
+    res = run_study(SMALL, [Returns(rows=rows)], n_sim=2, seed=1, progress=False)
+    assert res[["term", "p_value", "status"]].fillna(-1).values.tolist() == [
+        ["t", 0.25, "ok"], ["u", -1, "not applicable"]] * 2
+
+
+class _Switch:
+    """Raises KeyboardInterrupt at the ``at``-th call of the design (not plain data: not keyed)."""
+
+    def __init__(self):
+        self.at, self.calls = None, 0
+
+
+SWITCH = _Switch()
+
+
+def interruptible_design(seed):
+    SWITCH.calls += 1
+    if SWITCH.at is not None and SWITCH.calls == SWITCH.at:
+        raise KeyboardInterrupt
+    return two_input_design(3, 4, seed=seed)
+
+
+def test_an_interrupted_study_keeps_and_resumes_its_finished_replicates(tmp_path):
+    from lmmhelpers.study import StudyInterrupted
+
+    whole = run_study(interruptible_design, [MEANS], n_sim=10, seed=2, progress=False)
+    SWITCH.at, SWITCH.calls = 6, 0
+    with pytest.raises(StudyInterrupted, match="5 finished replicates") as info:
+        run_study(interruptible_design, [MEANS], n_sim=10, seed=2, progress=False,
+                  batch_size=1, cache_dir=tmp_path)
+    assert isinstance(info.value, KeyboardInterrupt)  # Ctrl-C still stops a script
+    partial_table = info.value.results
+    assert partial_table.attrs["partial"] is True
+    pd.testing.assert_frame_equal(partial_table, whole.iloc[:5])
+    assert info.value.path is not None and info.value.path.exists()
+    # the next run computes only the five missing replicates, and gives the whole study
+    SWITCH.at, SWITCH.calls = None, 0
+    resumed = run_study(interruptible_design, [MEANS], n_sim=10, seed=2, progress=False,
+                        cache_dir=tmp_path)
+    assert SWITCH.calls == 5
+    pd.testing.assert_frame_equal(resumed, whole)
+    assert not list(tmp_path.glob("*.partial.*"))  # the partial files are gone
+
+
+def test_an_interrupted_study_without_cache_returns_its_rows_in_the_exception():
+    from lmmhelpers.study import StudyInterrupted
+
+    SWITCH.at, SWITCH.calls = 3, 0
+    try:
+        with pytest.raises(StudyInterrupted, match="in this exception's .results") as info:
+            run_study(interruptible_design, [MEANS], n_sim=6, seed=2, progress=False,
+                      batch_size=1)
+    finally:
+        SWITCH.at = None
+    assert sorted(info.value.results["replicate"]) == [0, 1]
+
+
+# --------------------------------------------------------------------------------------------
+# property: the same seed gives the same table for any n_jobs and joblib backend
+# --------------------------------------------------------------------------------------------
+
+
+@settings(max_examples=4, deadline=None, derandomize=True,
+          suppress_health_check=[HealthCheck.too_slow])
+@given(seed=st.integers(0, 2**32 - 1), n_sim=st.integers(1, 9),
+       batch_size=st.one_of(st.none(), st.integers(1, 4)))
+def test_same_seed_same_table_for_any_n_jobs_and_backend(seed, n_sim, batch_size):
+    import joblib
+
+    analyses = [Z, MEANS, Picky()]
+    kw = dict(n_sim=n_sim, seed=seed, progress=False, batch_size=batch_size)
+    reference = run_study(flaky_design, analyses, n_jobs=1, **kw)
+    assert len(reference) == n_sim * 4
+    pd.testing.assert_frame_equal(run_study(flaky_design, analyses, n_jobs=2, **kw), reference)
+    for backend in ("loky", "threading"):
+        with joblib.parallel_config(backend=backend):
+            other = run_study(flaky_design, analyses, n_jobs=2, **kw)
+        pd.testing.assert_frame_equal(other, reference, obj=f"backend {backend}")
+
+
+def test_dask_backend_records_the_same_failures():
+    distributed = pytest.importorskip(
+        "dask.distributed", reason="dask[distributed] is needed for the dask-backend test")
+    import joblib
+
+    analyses = [Z, MEANS, Picky()]
+    local = run_study(flaky_design, analyses, n_sim=8, seed=17, progress=False)
+    assert (local["status"] == "error").any()
+    with distributed.LocalCluster(n_workers=2, threads_per_worker=1, processes=True,
+                                  dashboard_address=None) as cluster, \
+            distributed.Client(cluster), joblib.parallel_config(backend="dask"):
+        remote = run_study(flaky_design, analyses, n_sim=8, seed=17, progress=False, n_jobs=None)
+    pd.testing.assert_frame_equal(local, remote)

@@ -70,8 +70,9 @@ def _rows_of(analysis, replicate, design_error):
     labels = analysis_labels(analysis)
     for k, row in enumerate(rows):
         reason = invalid_reason(row)
-        if reason is None:
-            checked.append(dict(row))
+        if reason is None:  # the columns it leaves out take their defaults (NaN, NA, "ok")
+            values = {k: v for k, v in row.items() if k not in ("method", "term")}
+            checked.append(make_row(row["method"], row.get("term", ""), **values))
             continue
         method, term = labels[min(k, len(labels) - 1)]
         if isinstance(row, dict) and isinstance(row.get("method"), str) and row["method"]:
