@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import math
 import numbers
+import threading
 import warnings
 from collections.abc import Mapping
 
@@ -41,9 +42,15 @@ _TEXT = ("method", "term", "status", "message", "warnings")
 _BOOL = {True: True, False: False, "True": True, "False": False}
 
 
+#: Python's warning filters and ``showwarning`` are process-wide (``catch_warnings`` is not
+#: thread-safe before Python 3.14): under joblib's threading backend two captures at once would
+#: record each other's warnings, so captures take turns.
+_CAPTURE_LOCK = threading.RLock()
+
+
 def capture(fn, *args, **kwargs):
     """Call ``fn``; return (value, exception or None, list of warning texts)."""
-    with warnings.catch_warnings(record=True) as caught:
+    with _CAPTURE_LOCK, warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
         try:
             value, error = fn(*args, **kwargs), None

@@ -124,6 +124,7 @@ def _verified_source(func):
     code = func.__code__
     try:
         filename = inspect.getsourcefile(func) or code.co_filename
+        linecache.checkcache(filename)  # a file edited on disk is read again
         text = "".join(linecache.getlines(filename, func.__globals__))
         lines, _ = inspect.getsourcelines(func)
         tree = ast.parse(textwrap.dedent("".join(lines)))
