@@ -93,7 +93,7 @@ def write_description(csv_path, description, json_path):
     _atomic_write(Path(json_path), text.encode())
 
 
-def save_study(results, description, directory, *, _partial=False):
+def save_study(results, description, directory, *, prefix="study-", _partial=False):
     """Save a study's table (gzipped CSV) and description (JSON) under its key, atomically.
 
     Parameters
@@ -104,11 +104,13 @@ def save_study(results, description, directory, *, _partial=False):
         From :func:`~lmmhelpers.study.study_description`; its key names the files.
     directory : str or Path
         Created if needed.
+    prefix : str, default "study-"
+        Start of the file names (the book's degrees-of-freedom studies use "dof_study-").
 
     Returns
     -------
     pathlib.Path
-        The path of the CSV file, ``study-<key>.csv.gz``.
+        The path of the CSV file, ``<prefix><key>.csv.gz``.
 
     Examples
     --------
@@ -130,7 +132,7 @@ def save_study(results, description, directory, *, _partial=False):
     """
     directory = Path(directory)
     directory.mkdir(parents=True, exist_ok=True)
-    csv_path, json_path = _paths(description, directory, partial=_partial)
+    csv_path, json_path = _paths(description, directory, prefix, partial=_partial)
     data = _table_bytes(results)
     record = json.dumps(_record(description, data, len(results)), indent=1, sort_keys=True)
     _atomic_write(csv_path, data)
@@ -163,8 +165,8 @@ def _checked(description, csv_path, json_path):
     return frame, None
 
 
-def _load(description, directory, partial=False):
-    csv_path, json_path = _paths(description, directory, partial=partial)
+def _load(description, directory, prefix="study-", partial=False):
+    csv_path, json_path = _paths(description, directory, prefix, partial=partial)
     if not csv_path.exists():
         if json_path.exists():
             warnings.warn(f"stored study {json_path}: its table {csv_path.name} is missing; "
@@ -177,7 +179,7 @@ def _load(description, directory, partial=False):
     return frame
 
 
-def load_study(description, directory):
+def load_study(description, directory, *, prefix="study-"):
     """Load a study saved by :func:`save_study` under the same description, or None.
 
     Parameters
@@ -185,6 +187,8 @@ def load_study(description, directory):
     description : dict
         The description the study was saved under (its key names the files).
     directory : str or Path
+    prefix : str, default "study-"
+        Start of the file names, as given to :func:`save_study`.
 
     Returns
     -------
@@ -201,7 +205,7 @@ def load_study(description, directory):
     ...     print(load_study({"n_sim": 5, "seed": 2, "lmmhelpers_version": "0.1.0"}, tmp))
     None
     """
-    return _load(description, directory)
+    return _load(description, directory, prefix)
 
 
 def load_partial(description, directory):

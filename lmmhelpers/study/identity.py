@@ -112,6 +112,19 @@ def _find_code(code, name, firstlineno):
     return None
 
 
+def _candidates(func, text, lines):
+    """Compilations of the function's file, then of its own text (IPython compiles a cell's
+    statements one by one), each with the code object at the function's place."""
+    code = func.__code__
+    module = _compiled_file(code.co_filename, text) if text else None
+    if module is not None:
+        yield _find_code(module, code.co_name, code.co_firstlineno)
+    if lines and not lines[0][:1].isspace():  # a top-level def: compiled as it stands
+        alone = _compiled_file(code.co_filename, "\n" * (code.co_firstlineno - 1) + "".join(lines))
+        if alone is not None:
+            yield _find_code(alone, code.co_name, code.co_firstlineno)
+
+
 def _verified_source(func):
     """The function's source without its docstring, if its file compiles to the running code.
 
@@ -130,9 +143,8 @@ def _verified_source(func):
         tree = ast.parse(textwrap.dedent("".join(lines)))
     except (OSError, TypeError, SyntaxError, ValueError):
         return None
-    module = _compiled_file(filename, text) if text else None
-    found = None if module is None else _find_code(module, code.co_name, code.co_firstlineno)
-    if found is None or _code_key(found) != _code_key(code):
+    if not any(found is not None and _code_key(found) == _code_key(code)
+               for found in _candidates(func, text, lines)):
         return None
     node = tree.body[0] if tree.body else None
     if not isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)) or node.name != func.__name__:
