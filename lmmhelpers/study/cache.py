@@ -24,6 +24,7 @@ import hashlib
 import io
 import json
 import os
+import sys
 import tempfile
 import warnings
 import zlib
@@ -169,14 +170,22 @@ def _load(description, directory, prefix="study-", partial=False):
     csv_path, json_path = _paths(description, directory, prefix, partial=partial)
     if not csv_path.exists():
         if json_path.exists():
-            warnings.warn(f"stored study {json_path}: its table {csv_path.name} is missing; "
-                          "recomputing", StudyCacheWarning, stacklevel=3)
+            _warn(f"stored study {json_path}: its table {csv_path.name} is missing; "
+                  "recomputing")
         return None
     frame, reason = _checked(description, csv_path, json_path)
     if reason is not None:
-        warnings.warn(f"stored study {csv_path} is not used: {reason}; recomputing",
-                      StudyCacheWarning, stacklevel=3)
+        _warn(f"stored study {csv_path} is not used: {reason}; recomputing")
     return frame
+
+
+def _warn(message):
+    """A StudyCacheWarning attributed to the user's line (the first frame outside lmmhelpers)."""
+    package = str(Path(__file__).resolve().parents[1])
+    frame, level = sys._getframe(1), 2
+    while frame is not None and str(Path(frame.f_code.co_filename).resolve()).startswith(package):
+        frame, level = frame.f_back, level + 1
+    warnings.warn(message, StudyCacheWarning, stacklevel=level)
 
 
 def load_study(description, directory, *, prefix="study-"):
