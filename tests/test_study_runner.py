@@ -300,7 +300,7 @@ class _Switch:
     """Raises KeyboardInterrupt at the ``at``-th call of the design (not plain data: not keyed)."""
 
     def __init__(self):
-        self.at, self.calls = None, 0
+        self.at, self.calls, self.error = None, 0, KeyboardInterrupt
 
 
 SWITCH = _Switch()
@@ -309,7 +309,7 @@ SWITCH = _Switch()
 def interruptible_design(seed):
     SWITCH.calls += 1
     if SWITCH.at is not None and SWITCH.calls == SWITCH.at:
-        raise KeyboardInterrupt
+        raise SWITCH.error
     return two_input_design(3, 4, seed=seed)
 
 
@@ -346,6 +346,25 @@ def test_an_interrupted_study_without_cache_returns_its_rows_in_the_exception():
     finally:
         SWITCH.at = None
     assert sorted(info.value.results["replicate"]) == [0, 1]
+
+
+def test_a_dying_worker_keeps_the_finished_replicates_in_the_cache(tmp_path):
+    """An exception that escapes the replicate (SystemExit here, a killed worker in life)."""
+    whole = run_study(interruptible_design, [MEANS], n_sim=6, seed=4, progress=False)
+    SWITCH.at, SWITCH.calls, SWITCH.error = 4, 0, SystemExit
+    try:
+        with pytest.raises(SystemExit) as info:
+            run_study(interruptible_design, [MEANS], n_sim=6, seed=4, progress=False,
+                      batch_size=1, cache_dir=tmp_path)
+    finally:
+        SWITCH.at, SWITCH.error = None, KeyboardInterrupt
+    if hasattr(info.value, "__notes__"):
+        assert "rerun with the same cache_dir to resume" in info.value.__notes__[0]
+    SWITCH.calls = 0
+    resumed = run_study(interruptible_design, [MEANS], n_sim=6, seed=4, progress=False,
+                        cache_dir=tmp_path)
+    assert SWITCH.calls == 3  # replicates 0-2 came from the partial study
+    pd.testing.assert_frame_equal(resumed, whole)
 
 
 # --------------------------------------------------------------------------------------------

@@ -268,7 +268,7 @@ def run_study(design, analyses, n_sim, seed, *, n_jobs=1, progress=True, replica
             path = cache.save_study(partial, description, cache_dir, _partial=True)
         if isinstance(exc, KeyboardInterrupt):
             raise StudyInterrupted(partial, path) from exc
-        if path is not None:
+        if path is not None and hasattr(exc, "add_note"):  # Python >= 3.11
             exc.add_note(f"run_study: the finished replicates are saved in {path}; rerun "
                          "with the same cache_dir to resume")
         raise
