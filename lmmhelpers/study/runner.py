@@ -71,7 +71,7 @@ def _rows_of(analysis, replicate, design_error):
     for k, row in enumerate(rows):
         reason = invalid_reason(row)
         if reason is None:  # the columns it leaves out take their defaults (NaN, NA, "ok")
-            values = {k: v for k, v in row.items() if k not in ("method", "term")}
+            values = {c: v for c, v in row.items() if c not in ("method", "term")}
             checked.append(make_row(row["method"], row.get("term", ""), **values))
             continue
         method, term = labels[min(k, len(labels) - 1)]
