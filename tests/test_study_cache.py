@@ -297,3 +297,24 @@ def test_committed_studies_load_checked_under_their_current_keys():
             description = study_description(design, analyses, n_sim, seed)
             table = load_study(description, SWEEPS, prefix="dof_study-")
             assert table is not None, f"{dof_index.loc[name, 'file']} is not under its key"
+
+
+def test_rekey_moves_a_study_whose_code_digest_changed(tmp_path, fresh):
+    from lmmhelpers.study.cache import rekey_study
+
+    old = study_description(DESIGN, TESTS, N_SIM, SEED)
+    csv = save_study(fresh, old, tmp_path)
+    new = json.loads(json.dumps(old))
+    new["design"]["code"] = "0" * 16  # as after a refactoring of the design function
+    moved = rekey_study(csv, new)
+    assert not csv.exists() and moved.name == f"study-{study_key(new)}.csv.gz"
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        pd.testing.assert_frame_equal(load_study(new, tmp_path), fresh)
+    other = json.loads(json.dumps(new))
+    other["seed"] = SEED + 1  # not a code change: refused, naming the file
+    with pytest.raises(StudyFileError, match=f"{moved}.*more than the code digests"):
+        rekey_study(moved, other)
+    moved.write_bytes(moved.read_bytes()[:100])
+    with pytest.raises(StudyFileError, match="checksum"):
+        rekey_study(moved, new)

@@ -34,7 +34,8 @@ import pandas as pd
 
 from lmmhelpers.study._rows import COLUMNS, as_frame
 
-__all__ = ["StudyCacheWarning", "StudyFileError", "load_study", "read_study_csv", "save_study"]
+__all__ = ["StudyCacheWarning", "StudyFileError", "load_study", "read_study_csv", "rekey_study",
+           "save_study"]
 
 _FORMAT = 2
 
@@ -260,3 +261,69 @@ def read_study_csv(path, *, name=None):
             TypeError, pd.errors.ParserError) as exc:
         raise StudyFileError(
             f"{label} is not a readable study table ({type(exc).__name__}: {exc})") from exc
+
+
+def _without_code(description):
+    plain = _normal(description)
+    if isinstance(plain.get("design"), dict):
+        plain["design"].pop("code", None)
+    for analysis in plain.get("analyses") or []:
+        if isinstance(analysis, dict):
+            analysis.pop("class_code", None)
+    return plain
+
+
+def rekey_study(csv_path, description, *, prefix="study-"):
+    """Move a stored study to the key of ``description``, after a code change that keeps its
+    results (a refactoring, an edited comment): nothing is recomputed.
+
+    The stored table must read, match its description file's checksum and row count (or,
+    for a description file written before checksums, be a plain description), and its stored
+    description must equal ``description`` in everything but the code digests. It is then
+    renamed to ``<prefix><key>.csv.gz`` and its description file rewritten. That the results
+    really are unchanged is the caller's claim: check it first by recomputing a few
+    replicates (``run_study(..., replicates=...)``).
+
+    Parameters
+    ----------
+    csv_path : str or Path
+        The stored table, ``<prefix><old key>.csv.gz``, its description file beside it.
+    description : dict
+        The study's description today (:func:`~lmmhelpers.study.study_description`).
+    prefix : str, default "study-"
+
+    Returns
+    -------
+    pathlib.Path
+        The table's new path.
+
+    Raises
+    ------
+    StudyFileError
+        When a check fails; the message names the file and the reason.
+    """
+    csv_path = Path(csv_path)
+    json_path = csv_path.with_name(csv_path.name[: -len(".csv.gz")] + ".json")
+    try:
+        record = json.loads(json_path.read_text())
+    except (OSError, ValueError) as exc:
+        raise StudyFileError(f"{json_path}: no readable description ({exc})") from exc
+    if isinstance(record, dict) and record.get("format") == _FORMAT:
+        stored = record["description"]
+        data = csv_path.read_bytes()
+        if hashlib.sha256(data).hexdigest() != record.get("sha256"):
+            raise StudyFileError(f"{csv_path}: the checksum differs from the one recorded")
+        if len(read_study_csv(csv_path)) != record.get("rows"):
+            raise StudyFileError(f"{csv_path}: the row count differs from the one recorded")
+    else:
+        stored = record
+        read_study_csv(csv_path)
+    if _without_code(stored) != _without_code(description):
+        raise StudyFileError(f"{csv_path}: its stored description differs from the requested "
+                             "one in more than the code digests")
+    new_csv, new_json = _paths(description, csv_path.parent, prefix)
+    if new_csv != csv_path:
+        os.replace(csv_path, new_csv)
+        json_path.unlink()
+    write_description(new_csv, description, new_json)
+    return new_csv
