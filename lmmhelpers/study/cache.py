@@ -33,6 +33,7 @@ from pathlib import Path
 import pandas as pd
 
 from lmmhelpers.study._rows import COLUMNS, as_frame
+from lmmhelpers.study.identity import study_key
 
 __all__ = ["StudyCacheWarning", "StudyFileError", "load_study", "read_study_csv", "rekey_study",
            "save_study"]
@@ -54,8 +55,6 @@ def _normal(description):
 
 
 def _paths(description, directory, prefix="study-", partial=False):
-    from lmmhelpers.study.identity import study_key
-
     stem = f"{prefix}{study_key(description)}" + (".partial" if partial else "")
     directory = Path(directory)
     return directory / f"{stem}.csv.gz", directory / f"{stem}.json"

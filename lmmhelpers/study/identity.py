@@ -144,7 +144,7 @@ def _verified_source(func):
         text = "".join(linecache.getlines(filename, func.__globals__))
         lines, _ = inspect.getsourcelines(func)
         tree = ast.parse(textwrap.dedent("".join(lines)))
-    except (OSError, TypeError, SyntaxError, ValueError):
+    except Exception:  # noqa: BLE001 - no usable source: the bytecode describes the function
         return None
     if not any(found is not None and _code_key(found) == _code_key(code)
                for found in _candidates(func, text, lines)):
