@@ -125,6 +125,21 @@ class _Results(MixedLMResults):
     def normalized_cov_params(self, value):
         self._ncp = value
 
+    def __getattr__(self, name):
+        """Attributes set with :func:`set_lazy` are computed on first access (then stored)."""
+        lazy = self.__dict__.get("_lazy")
+        if lazy is not None and name in lazy:
+            value = lazy.pop(name)()
+            setattr(self, name, value)
+            return value
+        raise AttributeError(f"{type(self).__name__!r} object has no attribute {name!r}")
+
+
+def set_lazy(result, name, factory):
+    """Let ``result.<name>`` be ``factory()``, computed when first read (e.g. a DataFrame)."""
+    inner = getattr(result, "_results", result)
+    inner.__dict__.setdefault("_lazy", {})[name] = factory
+
 
 def build_results(model, reml, cov_re_rel, vcomp_rel, *, fe_params=None, scale=None, llf=None):
     """A MixedLMResults(Wrapper) at the given parameters, as ``MixedLM.fit`` builds it.

@@ -33,7 +33,7 @@ from lmmhelpers.engine.multistart import (
     parse_methods,
 )
 from lmmhelpers.engine.optimize import check_convergence, minimize_theta
-from lmmhelpers.parameters import is_boundary, theta_of, unpack_theta
+from lmmhelpers.parameters import BOUNDARY_TOL, is_boundary, theta_of, unpack_theta
 
 __all__ = [
     "fit_mixedlm",
@@ -133,6 +133,9 @@ def _engine_fit(work, crit, reml, theta0, grad_tol, maxiter, snap):
 
     theta, _, n_evals = minimize_theta(f, theta0, crit.lower, maxeval=maxiter, snap=snap)
     check = check_convergence(f, theta, crit.lower, tol=grad_tol)
+    # lme4's isSingular on θ itself: a bounded θ below BOUNDARY_TOL (= is_boundary(result))
+    bounded = np.isfinite(crit.lower)
+    check["boundary"] = bool(np.any(theta[bounded] < BOUNDARY_TOL))
     dev, beta, sigma2, _ = crit.solve(theta, reml)
     Lam, theta_vc = unpack_theta(theta, crit.k_re)
     result = _statsmodels.build_results(
@@ -149,13 +152,13 @@ def _engine_fit(work, crit, reml, theta0, grad_tol, maxiter, snap):
     return result, row, check
 
 
-def _finish(result, rows, optimizer, grad_norm, converged, slope=None):
+def _finish(result, rows, optimizer, grad_norm, converged, slope=None, boundary=None):
     """Set the verdict attributes on the result and warn once when it did not converge."""
     inner = result._results  # set on the results, so summary() and the wrapper both see them
     inner.optimizer = optimizer
     inner.grad_norm = float(grad_norm)
-    inner.boundary = bool(is_boundary(result))
-    inner.fit_history = _history(rows)
+    inner.boundary = bool(is_boundary(result) if boundary is None else boundary)
+    _statsmodels.set_lazy(inner, "fit_history", lambda: _history(rows))
     inner.converged = bool(converged)
     if not converged:
         extra = f", slope into the interior from the boundary = {slope:.3g}" if slope else ""
@@ -323,7 +326,7 @@ def fit_mixedlm(
                        best["inward_slope"] if best["boundary"] else None)
         else:
             verdict = (row["method"], check["grad_norm"], check["converged"],
-                       check["inward_slope"] or None)
+                       check["inward_slope"] or None, check["boundary"])
     return _finish(result, rows, *verdict)
 
 
@@ -386,4 +389,4 @@ def refit(result, y):
         new, row, check = _engine_fit(work, crit, state["reml"], state["theta"],
                                       state["grad_tol"], state["maxiter"], state["snap"])
     return _finish(new, [row], row["method"], check["grad_norm"], check["converged"],
-                   check["inward_slope"] or None)
+                   check["inward_slope"] or None, check["boundary"])

@@ -16,7 +16,7 @@ import pytest
 import statsmodels.formula.api as smf
 from reference import FIXTURES, load
 
-from lmmhelpers import fit_mixedlm
+from lmmhelpers import fit_mixedlm, refit
 from lmmhelpers._statsmodels import params_object, prepared_copy
 from lmmhelpers.engine import CrossedCriterion, NestedCriterion, criterion_for
 from lmmhelpers.parameters import unpack_theta
@@ -200,3 +200,65 @@ def test_unsupported_model_falls_back_and_says_so():
     first = result.fit_history.iloc[0]
     assert first["method"] == "engine" and "not supported" in first["error"]
     assert len(result.fit_history) >= 2
+
+
+# --------------------------------------------------------------------------------------------
+# refit (MixedModels.jl refit!)
+
+
+def _seed_fits(n=3):
+    from lmmhelpers import two_input_design
+
+    data = [two_input_design(n_groups=5, n_per_group=6, seed=k) for k in range(n)]
+    return data, [smf.mixedlm("output ~ input", d, groups="group") for d in data]
+
+
+@pytest.mark.parametrize("case", ["sleepstudy_slopes", "penicillin", "slopes_plus_vc"])
+def test_refit_equals_a_fresh_fit(case):
+    ref, data, model = load(case)
+    first = fit_mixedlm(model)
+    y_name = model.endog_names
+    rng = np.random.default_rng(7)
+    y_new = data[y_name].to_numpy() + rng.normal(scale=data[y_name].std(), size=len(data))
+    again = refit(first, y_new)
+    spec = ref["statsmodels"]
+    fresh = fit_mixedlm(
+        smf.mixedlm(spec["formula"], data.assign(**{y_name: y_new}), groups=spec["groups"],
+                    re_formula=spec.get("re_formula"), vc_formula=spec.get("vc_formula"))
+    )
+    assert again.converged and fresh.converged
+    assert again.llf == pytest.approx(fresh.llf, rel=1e-9)
+    np.testing.assert_allclose(again.fe_params, fresh.fe_params, rtol=1e-5, atol=1e-8)
+    assert again.scale == pytest.approx(fresh.scale, rel=1e-5)
+    np.testing.assert_array_equal(again.model.endog, y_new)
+    # the first result is unchanged
+    np.testing.assert_array_equal(first.model.endog, data[y_name].to_numpy())
+    assert first.llf == pytest.approx(-ref["reml_criterion"] / 2, rel=1e-8)
+
+
+def test_refit_results_feed_the_tables():
+    from lmmhelpers import coef_table
+
+    data, models = _seed_fits()
+    first = fit_mixedlm(models[0])
+    for d, m in zip(data[1:], models[1:], strict=True):
+        again = refit(first, d["output"].to_numpy())
+        fresh = fit_mixedlm(m)
+        for ddf in ("normal", "satterthwaite", "kenward-roger"):
+            pd.testing.assert_frame_equal(
+                coef_table(again, ddf=ddf), coef_table(fresh, ddf=ddf), rtol=1e-5
+            )
+
+
+def test_refit_validates():
+    data, models = _seed_fits(1)
+    first = fit_mixedlm(models[0])
+    with pytest.raises(ValueError, match="y must have 60 values"):
+        refit(first, np.zeros(59))
+    with pytest.raises(ValueError, match="finite"):
+        refit(first, np.full(60, np.nan))
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        other = fit_mixedlm(models[0], engine="statsmodels")
+    with pytest.raises(ValueError, match="engine='lmmhelpers'"):
+        refit(other, data[0]["output"])

@@ -30,6 +30,8 @@ added back, so the criterion is the one of the original data.
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
 
 #: Relative tolerance on the diagonal of R₀ (X = QR₀) below which X is rank deficient.
@@ -86,13 +88,16 @@ def profiled(logdet_L, T, design, s, reml):
     except np.linalg.LinAlgError:
         return np.inf, None
     n, p = design.n, design.p
-    r2 = C[-1, -1] ** 2 * s**2
+    d = C.diagonal()
+    r2 = float(d[-1]) ** 2 * s * s
+    if r2 <= 0.0:
+        return np.inf, None
     if reml:
-        logdet_RX = 2.0 * float(np.sum(np.log(np.diag(C)[:-1]))) + design.logdet_R0
+        logdet_RX = 2.0 * float(np.log(d[:-1]).sum()) + design.logdet_R0
         dof = n - p
-        dev = logdet_L + logdet_RX + dof * (1.0 + np.log(2.0 * np.pi * r2 / dof))
+        dev = logdet_L + logdet_RX + dof * (1.0 + math.log(2.0 * math.pi * r2 / dof))
     else:
-        dev = logdet_L + n * (1.0 + np.log(2.0 * np.pi * r2 / n))
+        dev = logdet_L + n * (1.0 + math.log(2.0 * math.pi * r2 / n))
     return float(dev), C
 
 

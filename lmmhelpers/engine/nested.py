@@ -94,6 +94,7 @@ class NestedCriterion:
             self.S[:, a, -1] = self.S[:, -1, a] = col
         self.S[:, -1, -1] = np.bincount(self.codes, weights=ys * ys, minlength=self.G)
         self.S_total = self.S.sum(axis=0)
+        self._s00, self._s0w = self.S[:, 0, 0].copy(), self.S[:, 0, 1:].copy()
 
     def Lambda(self, theta):
         """The q × q block Λ of every group at θ."""
@@ -109,11 +110,10 @@ class NestedCriterion:
         """(log|L_θ|², T)."""
         q, S = self.q, self.S
         if q == 1:  # a random intercept (or one slope): scalar blocks
-            t = float(theta[0])
-            M = t * t * S[:, 0, 0] + 1.0
-            B = (t / np.sqrt(M))[:, None] * S[:, 0, 1:]
-            T = self.S_total[1:, 1:] - B.T @ B
-            return float(np.sum(np.log(M))), T
+            t2 = float(theta[0]) ** 2
+            M = t2 * self._s00 + 1.0  # L_i², i.e. θ²ZᵢᵀZᵢ + 1
+            T = self.S_total[1:, 1:] - (self._s0w.T * (t2 / M)) @ self._s0w
+            return float(np.log(M).sum()), T
         Lam = self.Lambda(theta)
         A = np.matmul(Lam.T, S[:, :q, :])  # ΛᵀZᵢᵀWᵢ, (G, q, m)
         M = np.matmul(A[:, :, :q], Lam)
