@@ -51,10 +51,9 @@ class CrossedCriterion:
             terms.append(sp.csc_matrix(Z_re))
         for comp in design["vc"]:
             ((rows, mat),) = comp
-            mat = sp.csr_matrix(mat)
-            Zj = sp.lil_matrix((n, mat.shape[1]))
-            Zj[np.asarray(rows), :] = mat
-            terms.append(sp.csc_matrix(Zj))
+            mat = sp.coo_matrix(mat)  # the group's rows → rows of the data
+            rows = np.asarray(rows)[mat.row]
+            terms.append(sp.csc_matrix((mat.data, (rows, mat.col)), shape=(n, mat.shape[1])))
         if not terms:
             raise NotImplementedError("the model has no random effects")
         self.k_re = Z_re.shape[1]

@@ -28,6 +28,9 @@ from lmmhelpers.parameters import theta_lower_bounds, unpack_theta
 
 #: Largest G · q² (stacked block entries) the nested criterion accepts.
 MAX_BLOCK_ENTRIES = 5e7
+#: Up to this q the G blocks are factored by elementwise operations on length-G vectors
+#: (a loop over the q² entries, not over groups); above it by numpy's batched LAPACK.
+SMALL_Q = 8
 
 
 def _dense(a):
@@ -95,6 +98,7 @@ class NestedCriterion:
         self.S[:, -1, -1] = np.bincount(self.codes, weights=ys * ys, minlength=self.G)
         self.S_total = self.S.sum(axis=0)
         self._s00, self._s0w = self.S[:, 0, 0].copy(), self.S[:, 0, 1:].copy()
+        self._SzT = np.ascontiguousarray(self.S[:, : self.q, :].transpose(1, 0, 2))
 
     def Lambda(self, theta):
         """The q × q block Λ of every group at θ."""
@@ -115,13 +119,17 @@ class NestedCriterion:
             T = self.S_total[1:, 1:] - (self._s0w.T * (t2 / M)) @ self._s0w
             return float(np.log(M).sum()), T
         Lam = self.Lambda(theta)
-        A = np.matmul(Lam.T, S[:, :q, :])  # ΛᵀZᵢᵀWᵢ, (G, q, m)
-        M = np.matmul(A[:, :, :q], Lam)
-        M[:, np.arange(q), np.arange(q)] += 1.0
-        L = np.linalg.cholesky(M)
-        B = np.linalg.solve(L, A[:, :, q:]).reshape(-1, A.shape[2] - q)
+        G, m = self.G, S.shape[2]
+        A = (Lam.T @ self._SzT.reshape(q, G * m)).reshape(q, G, m)  # ΛᵀZᵢᵀWᵢ, BLAS
+        M = (A[:, :, :q].reshape(q * G, q) @ Lam).reshape(q, G, q)
+        if q > SMALL_Q:
+            M = M.transpose(1, 0, 2) + np.eye(q)
+            L = np.linalg.cholesky(M)
+            B = np.linalg.solve(L, A[:, :, q:].transpose(1, 0, 2)).reshape(-1, m - q)
+            logdet = 2.0 * float(np.sum(np.log(np.diagonal(L, axis1=1, axis2=2))))
+        else:
+            logdet, B = _small_cholesky_solve(M, A[:, :, q:])
         T = self.S_total[q:, q:] - B.T @ B
-        logdet = 2.0 * float(np.sum(np.log(np.diagonal(L, axis1=1, axis2=2))))
         return logdet, T
 
     def deviance(self, theta, reml=True):
@@ -140,3 +148,35 @@ class NestedCriterion:
             raise np.linalg.LinAlgError("the criterion is not finite at this θ")
         beta, sigma2, cov_unscaled = solution(C, self.fe, self.s, self.b0, reml)
         return dev, beta, sigma2, cov_unscaled
+
+
+def _small_cholesky_solve(M, R):
+    """Batched L_i L_iᵀ = M_i + I and B_i = L_i⁻¹R_i for q × q blocks, stored entry-major.
+
+    ``M`` is (q, G, q) with M[a, i, b] the (a, b) entry of block i (without the identity),
+    ``R`` is (q, G, k). Returns (Σ_i log|L_i|², B as a (q G, k) array). Cholesky-Banachiewicz
+    and forward substitution, each step one numpy operation on all G blocks at once.
+    """
+    q = M.shape[0]
+    L = [[None] * q for _ in range(q)]
+    logdet = 0.0
+    for j in range(q):
+        d = M[j, :, j] + 1.0
+        for k in range(j):
+            d = d - L[j][k] ** 2
+        if np.any(d <= 0.0):
+            raise np.linalg.LinAlgError("a block is not positive definite")
+        L[j][j] = np.sqrt(d)
+        logdet += float(np.log(d).sum())
+        for i in range(j + 1, q):
+            v = M[i, :, j]
+            for k in range(j):
+                v = v - L[i][k] * L[j][k]
+            L[i][j] = v / L[j][j]
+    B = np.empty_like(R)
+    for i in range(q):
+        v = R[i]
+        for k in range(i):
+            v = v - L[i][k][:, None] * B[k]
+        B[i] = v / L[i][i][:, None]
+    return logdet, B.reshape(-1, R.shape[2])
