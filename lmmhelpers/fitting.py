@@ -131,8 +131,8 @@ def _engine_fit(work, crit, reml, theta0, grad_tol, maxiter, snap):
     def f(theta):
         return crit.deviance(theta, reml)
 
-    theta, _, n_evals = minimize_theta(f, theta0, crit.lower, maxeval=maxiter, snap=snap)
-    check = check_convergence(f, theta, crit.lower, tol=grad_tol)
+    theta, value, n_evals = minimize_theta(f, theta0, crit.lower, maxeval=maxiter, snap=snap)
+    check = check_convergence(f, theta, crit.lower, tol=grad_tol, f0=value)
     # lme4's isSingular on θ itself: a bounded θ below BOUNDARY_TOL (= is_boundary(result))
     bounded = np.isfinite(crit.lower)
     check["boundary"] = bool(np.any(theta[bounded] < BOUNDARY_TOL))

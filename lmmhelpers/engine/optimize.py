@@ -2,8 +2,8 @@
 
 The optimizer is the one lme4 (``nloptwrap``) and MixedModels.jl use: Powell's BOBYQA, a
 derivative-free trust-region method with quadratic models and bound constraints, from NLopt.
-BOBYQA needs at least two parameters; a single θ is found by a bracket and Brent's bounded
-method (scipy's ``minimize_scalar``), then compared with θ = 0.
+BOBYQA needs at least two parameters; a single θ is found by a bracket and Brent's method,
+then compared with θ = 0.
 
 The verdict is lme4's ``checkConv`` (lme4 1.1-31, ``R/checkConv.R``): with g the gradient of
 the deviance and H its Hessian (central finite differences, step 1e-4, as lme4's ``deriv12``),
@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import nlopt
 import numpy as np
-from scipy.optimize import minimize_scalar
 
 #: lme4's tolerance on the convergence statistic (``check.conv.grad``'s ``tol``).
 GRAD_TOL = 2e-3
@@ -29,6 +28,8 @@ SNAP = 1e-3
 FTOL_ABS = 1e-10
 XTOL_REL = 1e-8
 MAXEVAL = 10_000
+GOLDEN = 0.5 * (3.0 - 5.0**0.5)
+SQRT_EPS = 1.4901161193847656e-08
 
 
 class _Tracked:
@@ -63,19 +64,72 @@ def _bobyqa(f, theta0, lower, maxeval=MAXEVAL):
     return tracked.best_x, tracked.best_f, tracked.n
 
 
-def _scalar(f, theta0, maxeval=MAXEVAL):
-    """One θ ≥ 0: bracket the minimum by doubling, then Brent's bounded method."""
+def _scalar(f, theta0, maxeval=MAXEVAL, xtol=1e-7):
+    """One θ ≥ 0: bracket [0, b] by doubling b, then Brent's method from θ₀.
+
+    Brent (1973), *Algorithms for Minimization without Derivatives*, ch. 5: golden-section
+    steps safeguarding parabolic interpolation, on [0, b]. Starting from the previous θ (a
+    refit) the parabolic steps converge in a few evaluations.
+    """
     tracked = _Tracked(f)
 
     def g(t):
         return tracked(np.array([t]))
 
-    hi = max(2.0 * float(theta0[0]), 1.0)
-    f_hi, f_mid = g(hi), g(hi / 2)
-    while f_hi < f_mid and hi < 1e8:  # still falling at the upper end: widen
-        hi, f_mid, f_hi = 2 * hi, f_hi, g(2 * hi)
-    minimize_scalar(g, bounds=(0.0, hi), method="bounded",
-                    options={"xatol": 1e-9, "maxiter": int(maxeval)})
+    x = float(theta0[0])
+    b = max(2.0 * x, 1.0)
+    fx, fb = g(x), g(b)
+    while fb < fx and b < 1e8:  # still falling at the upper end: widen
+        x, fx = b, fb
+        b *= 2.0
+        fb = g(b)
+    a = 0.0
+    if not 0.0 < x < b:
+        x = a + GOLDEN * (b - a)
+        fx = g(x)
+    w = v = x
+    fw = fv = fx
+    d = e = 0.0
+    while tracked.n < maxeval:
+        m = 0.5 * (a + b)
+        tol1 = SQRT_EPS * abs(x) + xtol / 3.0
+        tol2 = 2.0 * tol1
+        if abs(x - m) <= tol2 - 0.5 * (b - a):
+            break
+        golden = True
+        if abs(e) > tol1:  # try a parabola through x, w, v
+            r = (x - w) * (fx - fv)
+            q = (x - v) * (fx - fw)
+            p = (x - v) * q - (x - w) * r
+            q = 2.0 * (q - r)
+            if q > 0.0:
+                p = -p
+            q = abs(q)
+            if abs(p) < abs(0.5 * q * e) and q * (a - x) < p < q * (b - x):
+                e, d = d, p / q
+                golden = False
+                if (x + d - a) < tol2 or (b - x - d) < tol2:
+                    d = tol1 if m >= x else -tol1
+        if golden:
+            e = (a - x) if x >= m else (b - x)
+            d = GOLDEN * e
+        u = x + (d if abs(d) >= tol1 else (tol1 if d > 0 else -tol1))
+        fu = g(u)
+        if fu <= fx:
+            if u >= x:
+                a = x
+            else:
+                b = x
+            v, w, x, fv, fw, fx = w, x, u, fw, fx, fu
+        else:
+            if u < x:
+                a = u
+            else:
+                b = u
+            if fu <= fw or w == x:
+                v, w, fv, fw = w, u, fw, fu
+            elif fu <= fv or v == x or v == w:
+                v, fv = u, fu
     return tracked.best_x, tracked.best_f, tracked.n
 
 
@@ -107,7 +161,7 @@ def minimize_theta(f, theta0, lower, *, maxeval=MAXEVAL, snap=True):
     return theta, value, n
 
 
-def check_convergence(f, theta, lower, tol=GRAD_TOL, step=FD_STEP):
+def check_convergence(f, theta, lower, tol=GRAD_TOL, step=FD_STEP, f0=None):
     """lme4's ``checkConv`` statistic at θ̂, and the verdict.
 
     Returns
@@ -119,7 +173,7 @@ def check_convergence(f, theta, lower, tol=GRAD_TOL, step=FD_STEP):
     """
     theta = np.asarray(theta, dtype=float)
     k = len(theta)
-    f0 = f(theta)
+    f0 = f(theta) if f0 is None else f0
     at_bound = np.isfinite(lower) & (theta <= lower)
     e = np.eye(k) * step
     up = np.array([f(theta + e[i]) for i in range(k)])
