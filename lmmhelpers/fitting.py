@@ -14,6 +14,7 @@ structure reused, starting from the previous θ (Monte Carlo studies, parametric
 
 from __future__ import annotations
 
+import functools
 import time
 import warnings
 
@@ -158,7 +159,7 @@ def _finish(result, rows, optimizer, grad_norm, converged, slope=None, boundary=
     inner.optimizer = optimizer
     inner.grad_norm = float(grad_norm)
     inner.boundary = bool(is_boundary(result) if boundary is None else boundary)
-    _statsmodels.set_lazy(inner, "fit_history", lambda: _history(rows))
+    _statsmodels.set_lazy(inner, "fit_history", functools.partial(_history, rows))
     inner.converged = bool(converged)
     if not converged:
         extra = f", slope into the interior from the boundary = {slope:.3g}" if slope else ""

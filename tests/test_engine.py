@@ -262,3 +262,28 @@ def test_refit_validates():
         other = fit_mixedlm(models[0], engine="statsmodels")
     with pytest.raises(ValueError, match="engine='lmmhelpers'"):
         refit(other, data[0]["output"])
+
+
+def test_one_group_with_its_own_intercept_term():
+    """re_formula "1" with one group: one more term, of one level."""
+    _, data, _ = load("crossed_subjects_items")
+    model = smf.mixedlm("y ~ C(cond)", data, groups="one", re_formula="1",
+                        vc_formula={"subj": "0 + C(subj)", "item": "0 + C(item)"})
+    crit = criterion_for(model)
+    assert isinstance(crit, CrossedCriterion) and crit.n_theta == 3
+    theta = np.array([0.7, 1.1, 0.8])
+    assert crit.deviance(theta) == pytest.approx(statsmodels_deviance(model, theta, True),
+                                                 rel=1e-10)
+
+
+def test_start_params_and_pickling():
+    import pickle
+
+    ref, _, model = load("sleepstudy_slopes")
+    result = fit_mixedlm(model, start_params=[0.5, 0.0, 0.1])  # statsmodels' packed start
+    assert result.optimizer == "bobyqa" and result.converged
+    assert -2 * result.llf <= ref["reml_criterion"] + REL_TOL * ref["reml_criterion"]
+    again = pickle.loads(pickle.dumps(result))
+    assert again.llf == result.llf
+    np.testing.assert_array_equal(again.fe_params, result.fe_params)
+    assert list(again.fit_history["method"]) == ["bobyqa"]

@@ -22,8 +22,6 @@ def criterion_for(model):
     """
     if model.k_fe == 0:
         raise NotImplementedError("a model without fixed effects")
-    if getattr(model, "missing", "none") not in (None, "none") and model.nobs != len(model.endog):
-        raise NotImplementedError("rows dropped for missing values")
     design = design_of(model)
     if design["n_groups"] == 1:
         return CrossedCriterion(design)
