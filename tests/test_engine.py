@@ -287,3 +287,49 @@ def test_start_params_and_pickling():
     assert again.llf == result.llf
     np.testing.assert_array_equal(again.fe_params, result.fe_params)
     assert list(again.fit_history["method"]) == ["bobyqa"]
+
+
+# --------------------------------------------------------------------------------------------
+# Random designs: the engine against statsmodels' own loglike and its best optimizer
+
+
+def _random_design(kind, seed):
+    rng = np.random.default_rng(seed)
+    G, m = 12, 10
+    g = np.repeat(np.arange(G), m)
+    df = pd.DataFrame({"g": g, "x": rng.normal(size=G * m), "z": rng.normal(size=G * m),
+                       "h": rng.integers(0, 10 if kind == "wide vc" else 3, size=G * m),
+                       "a": rng.integers(0, 6, size=G * m), "b": rng.integers(0, 5, size=G * m)})
+    df["one"] = 1
+    df["y"] = (rng.normal(size=G)[g] * 1.5 + rng.normal(size=G)[g] * df["x"]
+               + rng.normal(size=(G, 10))[g, df["h"]] * 0.7 + rng.normal(size=6)[df["a"]]
+               + rng.normal(size=G * m))
+    specs = {
+        "three slopes": dict(formula="y ~ x + z", groups="g", re_formula="~x + z"),
+        "wide vc": dict(formula="y ~ x", groups="g", re_formula="1",
+                        vc_formula={"h": "0 + C(h)"}),
+        "slope and vc": dict(formula="y ~ x", groups="g", re_formula="~x",
+                             vc_formula={"h": "0 + C(h)"}),
+        "three crossed": dict(formula="y ~ x", groups="one", re_formula="0",
+                              vc_formula={"g": "0 + C(g)", "a": "0 + C(a)", "b": "0 + C(b)"}),
+    }
+    spec = specs[kind]
+    return smf.mixedlm(spec.pop("formula"), df, **spec)
+
+
+@pytest.mark.parametrize("kind", ["three slopes", "wide vc", "slope and vc", "three crossed"])
+def test_random_designs_against_statsmodels(kind):
+    model = _random_design(kind, seed=len(kind))
+    crit = criterion_for(model)
+    if kind == "wide vc":
+        assert crit.q > 8  # the batched-LAPACK branch of the nested criterion
+    theta = np.random.default_rng(1).uniform(0.2, 1.5, size=crit.n_theta)
+    for reml in (True, False):
+        assert crit.deviance(theta, reml) == pytest.approx(
+            statsmodels_deviance(model, theta, reml), rel=1e-10)
+    result = fit_mixedlm(model)
+    assert result.converged
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        other = fit_mixedlm(model, engine="statsmodels", stop_early=False)
+    assert result.llf >= other.llf - 1e-6
