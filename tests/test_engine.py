@@ -152,11 +152,13 @@ def test_nested_random_slopes_at_scale_converge():
     model = smf.mixedlm("y ~ x + C(A)", df, groups="g", re_formula="~x")
     result = fit_mixedlm(model)
     assert result.converged and result.grad_norm < 2e-3
-    # statsmodels' own optimizer does not do better
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        plain = model.fit(reml=True)
-    assert result.llf >= plain.llf - 1e-6
+    # a local minimum of the criterion: no step of 1e-3 in any θ direction lowers it
+    crit = criterion_for(model)
+    theta = result._results._lmmhelpers_engine["theta"]
+    best = crit.deviance(theta)
+    assert best == pytest.approx(-2 * result.llf, rel=1e-12)
+    for step in np.vstack([np.eye(3), -np.eye(3)]) * 1e-3:
+        assert crit.deviance(theta + step) > best
 
 
 # --------------------------------------------------------------------------------------------
