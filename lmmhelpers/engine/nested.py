@@ -55,6 +55,7 @@ class NestedCriterion:
         self.lower = theta_lower_bounds(self.k_re, self.k_vc)
         self.fe = FixedEffectsDesign(design["X"], design["names"])
         self.G = design["n_groups"]
+        self._lam_index = None
         self.codes = np.asarray(design["codes"])
         self._Z = self._random_design(design)
         self.q = self._Z.shape[1]
@@ -101,13 +102,17 @@ class NestedCriterion:
         self._SzT = np.ascontiguousarray(self.S[:, : self.q, :].transpose(1, 0, 2))
 
     def Lambda(self, theta):
-        """The q × q block Λ of every group at θ."""
-        Lam_re, theta_vc = unpack_theta(theta, self.k_re)
-        diag = np.repeat(theta_vc, self.widths) if self.widths else np.zeros(0)
+        """The q × q block Λ of every group at θ (θ packed as ``parameters.pack_theta``)."""
+        if self._lam_index is None:  # where each θ goes in Λ, worked out once
+            rows, cols = np.nonzero(unpack_theta(np.arange(1, self.n_theta + 1), self.k_re)[0])
+            src = unpack_theta(np.arange(self.n_theta), self.k_re)[0][rows, cols]
+            vc = np.arange(self.k_re, self.q)
+            src_vc = np.repeat(np.arange(self.n_theta - self.k_vc, self.n_theta), self.widths)
+            self._lam_index = (np.concatenate((rows, vc)), np.concatenate((cols, vc)),
+                               np.concatenate((src, src_vc)).astype(int))
+        rows, cols, src = self._lam_index
         Lam = np.zeros((self.q, self.q))
-        Lam[: self.k_re, : self.k_re] = Lam_re
-        idx = np.arange(self.k_re, self.q)
-        Lam[idx, idx] = diag
+        Lam[rows, cols] = np.asarray(theta, dtype=float)[src]
         return Lam
 
     def _factor(self, theta):
