@@ -164,6 +164,7 @@ def main(argv=None):
             r = time_r(data, formula)
             if r is not None:
                 row.update({"lme4 s": r[0], "REML crit lme4": r[1], "ratio": total / r[0],
+                            "ratio, fit alone": fit / r[0],
                             "crit ours - lme4": -2 * result.llf - r[1]})
         rows.append(row)
         print(pd.DataFrame([row]).to_string(index=False, float_format="%.4g"), flush=True)
