@@ -14,6 +14,7 @@ structure reused, starting from the previous θ (Monte Carlo studies, parametric
 
 from __future__ import annotations
 
+import copy
 import functools
 import time
 import warnings
@@ -382,8 +383,8 @@ def refit(result, y):
     if not np.all(np.isfinite(y)):
         raise ValueError("y must be finite")
     work = _statsmodels.with_response(bare.model, y)
-    crit = state["criterion"]
-    crit.set_response(y)
+    crit = copy.copy(state["criterion"])  # the first result's criterion keeps its response,
+    crit.set_response(y)  # so refits from one result in several threads do not interfere
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", ConvergenceWarning)
         warnings.filterwarnings("ignore", category=RuntimeWarning)

@@ -335,3 +335,16 @@ def test_random_designs_against_statsmodels(kind):
         warnings.simplefilter("ignore")
         other = fit_mixedlm(model, engine="statsmodels", stop_early=False)
     assert result.llf >= other.llf - 1e-6
+
+
+def test_refits_from_one_result_in_threads_agree_with_serial_ones():
+    from concurrent.futures import ThreadPoolExecutor
+
+    data, models = _seed_fits(9)
+    first = fit_mixedlm(models[0])
+    ys = [d["output"].to_numpy() for d in data[1:]]
+    serial = [refit(first, y).llf for y in ys]
+    with ThreadPoolExecutor(4) as pool:
+        threaded = list(pool.map(lambda y: refit(first, y).llf, ys))
+    assert threaded == serial
+    assert refit(first, data[0]["output"].to_numpy()).llf == pytest.approx(first.llf, rel=1e-10)

@@ -93,6 +93,7 @@ class NestedCriterion:
         """Use a new response (the design is unchanged): only Wᵀy and yᵀy are recomputed."""
         self.y_star, self.s, self.b0 = self.fe.response(y)
         ys = self.y_star
+        self.S = self.S.copy()  # a copy of this criterion (refit) may share the old S
         for a in range(self._W.shape[1]):
             col = np.bincount(self.codes, weights=self._W[:, a] * ys, minlength=self.G)
             self.S[:, a, -1] = self.S[:, -1, a] = col
