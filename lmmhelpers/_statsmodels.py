@@ -135,10 +135,14 @@ class _Results(MixedLMResults):
         raise AttributeError(f"{type(self).__name__!r} object has no attribute {name!r}")
 
 
+def unwrap(result):
+    """The MixedLMResults inside a statsmodels results wrapper (or ``result`` itself)."""
+    return getattr(result, "_results", result)
+
+
 def set_lazy(result, name, factory):
     """Let ``result.<name>`` be ``factory()``, computed when first read (e.g. a DataFrame)."""
-    inner = getattr(result, "_results", result)
-    inner.__dict__.setdefault("_lazy", {})[name] = factory
+    unwrap(result).__dict__.setdefault("_lazy", {})[name] = factory
 
 
 def build_results(model, reml, cov_re_rel, vcomp_rel, *, fe_params=None, scale=None, llf=None):

@@ -147,7 +147,7 @@ def _engine_fit(work, crit, reml, theta0, grad_tol, maxiter, snap):
     optimizer = "brent" if len(theta) == 1 else "bobyqa"
     row = {"method": optimizer, "converged": check["converged"], "llf": -dev / 2,
            "grad_norm": check["grad_norm"], "seconds": seconds, "error": ""}
-    inner = result._results
+    inner = _statsmodels.unwrap(result)
     setattr(inner, _ENGINE_ATTR, {"criterion": crit, "reml": reml, "theta": theta,
                                   "grad_tol": grad_tol, "maxiter": maxiter, "snap": snap,
                                   "evaluations": n_evals})
@@ -156,7 +156,7 @@ def _engine_fit(work, crit, reml, theta0, grad_tol, maxiter, snap):
 
 def _finish(result, rows, optimizer, grad_norm, converged, slope=None, boundary=None):
     """Set the verdict attributes on the result and warn once when it did not converge."""
-    inner = result._results  # set on the results, so summary() and the wrapper both see them
+    inner = _statsmodels.unwrap(result)  # set on the results: summary() and the wrapper see them
     inner.optimizer = optimizer
     inner.grad_norm = float(grad_norm)
     inner.boundary = bool(is_boundary(result) if boundary is None else boundary)
@@ -372,7 +372,7 @@ def refit(result, y):
     >>> bool(np.allclose(again.fe_params, direct.fe_params, atol=1e-6))
     True
     """
-    bare = getattr(result, "_results", result)
+    bare = _statsmodels.unwrap(result)
     state = getattr(bare, _ENGINE_ATTR, None)
     if state is None:
         raise ValueError(
