@@ -36,8 +36,6 @@ import numpy as np
 
 #: Relative tolerance on the diagonal of R₀ (X = QR₀) below which X is rank deficient.
 RANK_TOL = 1e-10
-#: Up to this size T is factored in plain Python floats when only the deviance is needed.
-SMALL_T = 6
 
 
 class FixedEffectsDesign:
@@ -79,48 +77,17 @@ class FixedEffectsDesign:
         return resid / s, s, b0
 
 
-def _small_cholesky_diagonal(T):
-    """Diagonal of the lower Cholesky factor of a small T in plain floats, or None if not PD.
-
-    For the (p+1) × (p+1) matrix of a model with few fixed effects numpy's per-call overhead
-    is most of the cost of one evaluation; the deviance needs only the diagonal.
-    """
-    a = T.tolist()
-    k = len(a)
-    L = [[0.0] * k for _ in range(k)]
-    diag = []
-    for j in range(k):
-        Lj = L[j]
-        d = a[j][j] - sum(x * x for x in Lj[:j])
-        if not d > 0.0:
-            return None
-        dj = math.sqrt(d)
-        Lj[j] = dj
-        diag.append(dj)
-        for i in range(j + 1, k):
-            Li = L[i]
-            Li[j] = (a[i][j] - sum(x * y for x, y in zip(Li[:j], Lj[:j], strict=True))) / dj
-    return diag
-
-
-def profiled(logdet_L, T, design, s, reml, need_factor=True):
+def profiled(logdet_L, T, design, s, reml):
     """Criterion and the pieces of the solution from the (p+1) × (p+1) matrix T.
 
-    Returns ``(deviance, C)`` with C the lower Cholesky factor of T (None when
-    ``need_factor`` is False), or ``(inf, None)`` when T is not positive definite (rounding
-    at an extreme θ).
+    Returns ``(deviance, C)`` with C the lower Cholesky factor of T, or ``(inf, None)``
+    when T is not positive definite (rounding at an extreme θ).
     """
-    C = None
-    if need_factor or T.shape[0] > SMALL_T:
-        try:
-            C = np.linalg.cholesky(T)
-        except np.linalg.LinAlgError:
-            return np.inf, None
-        d = C.diagonal().tolist()
-    else:
-        d = _small_cholesky_diagonal(T)
-        if d is None:
-            return np.inf, None
+    try:
+        C = np.linalg.cholesky(T)
+    except np.linalg.LinAlgError:
+        return np.inf, None
+    d = C.diagonal().tolist()
     n, p = design.n, design.p
     r2 = d[-1] ** 2 * s * s
     if r2 <= 0.0:

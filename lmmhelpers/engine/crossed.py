@@ -114,7 +114,7 @@ class CrossedCriterion:
             logdet, T = self._factor(theta)
         except np.linalg.LinAlgError:
             return np.inf
-        return profiled(logdet, T, self.fe, self.s, reml, need_factor=False)[0]
+        return profiled(logdet, T, self.fe, self.s, reml)[0]
 
     def solve(self, theta, reml=True):
         """(deviance, β̂, σ̂², R_X⁻¹R_X⁻ᵀ) at θ."""

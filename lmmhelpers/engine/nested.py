@@ -144,7 +144,7 @@ class NestedCriterion:
             logdet, T = self._factor(np.asarray(theta, dtype=float))
         except np.linalg.LinAlgError:
             return np.inf
-        return profiled(logdet, T, self.fe, self.s, reml, need_factor=False)[0]
+        return profiled(logdet, T, self.fe, self.s, reml)[0]
 
     def solve(self, theta, reml=True):
         """(deviance, β̂, σ̂², R_X⁻¹R_X⁻ᵀ) at θ."""
@@ -170,7 +170,7 @@ def _small_cholesky_solve(M, R):
         d = M[j, :, j] + 1.0
         for k in range(j):
             d = d - L[j][k] ** 2
-        if np.any(d <= 0.0):
+        if d.min() <= 0.0:
             raise np.linalg.LinAlgError("a block is not positive definite")
         L[j][j] = np.sqrt(d)
         logdet += float(np.log(d).sum())
