@@ -348,3 +348,23 @@ def test_refits_from_one_result_in_threads_agree_with_serial_ones():
         threaded = list(pool.map(lambda y: refit(first, y).llf, ys))
     assert threaded == serial
     assert refit(first, data[0]["output"].to_numpy()).llf == pytest.approx(first.llf, rel=1e-10)
+
+
+def test_boundary_answer_is_checked_by_a_second_start():
+    """Two local optima on different faces (intercept variance 0 / slope variance 0)."""
+    _, data, _ = load("sleepstudy_slopes")
+    rng = np.random.default_rng(7)
+    y = data["Reaction"].to_numpy() + rng.normal(scale=data["Reaction"].std(), size=len(data))
+    model = smf.mixedlm("Reaction ~ Days", data.assign(Reaction=y), groups="Subject",
+                        re_formula="1 + Days")
+    crit = criterion_for(model)
+    # the worse optimum exists: θ₁₁ = 0 with a slope variance, 3.05 above the best one
+    from lmmhelpers.engine.optimize import _bobyqa
+
+    worse = _bobyqa(crit.deviance, np.array([0.0, -0.1257, 0.0237]), crit.lower)[1]
+    result = fit_mixedlm(model)
+    assert -2 * result.llf < worse - 3.0
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        other = fit_mixedlm(model, engine="statsmodels", stop_early=False)
+    assert result.llf >= other.llf - 1e-6 and result.converged and result.boundary
