@@ -368,3 +368,16 @@ def test_boundary_answer_is_checked_by_a_second_start():
         warnings.simplefilter("ignore")
         other = fit_mixedlm(model, engine="statsmodels", stop_early=False)
     assert result.llf >= other.llf - 1e-6 and result.converged and result.boundary
+
+
+def test_engine_argument():
+    _, _, model = load("sleepstudy_intercept")
+    with pytest.raises(ValueError, match="engine must be one of"):
+        fit_mixedlm(model, engine="lme4")
+    with pytest.raises(TypeError, match="engine='statsmodels' only"):
+        fit_mixedlm(model, engine="lmmhelpers", methods=("lbfgs",))
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        implied = fit_mixedlm(model, methods=("lbfgs",))  # statsmodels' optimizers chosen
+    assert implied.optimizer == "lbfgs"
+    assert fit_mixedlm(model).optimizer == "brent"
