@@ -43,7 +43,8 @@ def test_one_fit_is_shared_by_the_mixed_methods(monkeypatch):
 def test_mixed_methods_agree_with_coef_table_on_the_same_data():
     res = null_pvalue_study(5, 4, 1.0, 1.0, n_sim=2, seed=8, progress=False)
     children = np.random.SeedSequence(8).spawn(2)
-    data = two_input_design(5, 4, 1.0, 1.0, seed=np.random.default_rng(children[1]))
+    rng = np.random.default_rng(children[1])
+    data = two_input_design(5, 4, group_var=1.0, resid_var=1.0, seed=rng)
     fit = smf.mixedlm("output ~ input", data, groups="group").fit()
     for method in ("normal", "satterthwaite", "kenward-roger"):
         row = res[(res["replicate"] == 1) & (res["method"] == method)].iloc[0]
@@ -94,7 +95,8 @@ def test_other_analyses():
     assert (fe["status"] == "not applicable").all() and fe["p_value"].isna().all()
     # group-means t: a two-sample t test on the 8 group means
     children = np.random.SeedSequence(5).spawn(3)
-    data = two_input_design(4, 5, 1.0, 1.0, seed=np.random.default_rng(children[0]))
+    rng = np.random.default_rng(children[0])
+    data = two_input_design(4, 5, group_var=1.0, resid_var=1.0, seed=rng)
     means = data.groupby("group").agg(y=("output", "mean"), x=("input", "first"))
     t = stats.ttest_ind(means.y[means.x == "input_1"], means.y[means.x == "input_0"])
     assert by.loc[(0, "group-means-t"), "p_value"] == pytest.approx(t.pvalue)
