@@ -7,7 +7,7 @@ __version__ = "0.1.0"
 
 from lmmhelpers.between_within import between_within_df, between_within_term_df
 from lmmhelpers.datasets import reference, reference_cases, seed003_table
-from lmmhelpers.fitting import fit_mixedlm
+from lmmhelpers.fitting import fit_mixedlm, refit
 from lmmhelpers.parameters import is_boundary
 from lmmhelpers.plots import pvalue_histogram, pvalue_qq, rejection_curve
 from lmmhelpers.simulate import (
@@ -46,6 +46,7 @@ __all__ = [
     "coef_table",
     "contrast_test",
     "fit_mixedlm",
+    "refit",
     "reference",
     "reference_cases",
     "seed003_table",

@@ -1,17 +1,15 @@
 """Fitting a statsmodels MixedLM at the optimum lme4 reaches, with a verdict you can trust.
 
-statsmodels' default ``MixedLM.fit()`` tries BFGS, then L-BFGS, then CG and stops at the first
-that says it converged. On small data sets that is often short of the REML optimum: the fit
-comes back with ``converged=False`` (or even ``True``) at a criterion visibly worse than lme4's,
-Powell declares convergence on crossed models before the optimum, and L-BFGS can crash with
-a singular matrix near a zero variance. Near a zero variance there is a second problem
-(statsmodels issue #10239): ``get_fe_params`` treats a variance below 1e-10 as *infinite*
-(it zeroes its precision), so every coefficient of a column that is constant within groups
-comes back as exactly 0.0.
+:func:`fit_mixedlm` minimises the profiled REML (or ML) criterion in θ with the engine of
+:mod:`lmmhelpers.engine` (lme4's formulation, Bates et al. 2015, JSS 67(1), section 3, and
+its optimizer, BOBYQA), checks convergence with lme4's scale-free rule, and returns a
+statsmodels ``MixedLMResults`` at the optimum, so that everything built on statsmodels'
+results keeps working.  ``engine="statsmodels"`` runs statsmodels' own optimizers instead
+(several, scored by the likelihood: :mod:`lmmhelpers.engine.multistart`); models the engine
+does not support take that path too, and say so in ``fit_history``.
 
-:func:`fit_mixedlm` runs several optimizers, compares them by the REML (or ML) log-likelihood
-evaluated correctly, keeps the best, and builds the statsmodels result at that optimum with
-the fixed effects computed by GLS at the chosen variance parameters.
+:func:`refit` is MixedModels.jl's ``refit!``: the same model with a new response, every
+structure reused, starting from the previous θ (Monte Carlo studies, parametric bootstrap).
 """
 
 from __future__ import annotations
@@ -21,45 +19,44 @@ import warnings
 
 import numpy as np
 import pandas as pd
-from statsmodels.base.model import LikelihoodModel
-from statsmodels.regression.mixed_linear_model import (
-    MixedLM,
-    MixedLMParams,
-    MixedLMResults,
-    MixedLMResultsWrapper,
-)
+from statsmodels.regression.mixed_linear_model import MixedLM, MixedLMParams
 from statsmodels.tools.sm_exceptions import ConvergenceWarning
 
-from lmmhelpers.parameters import BOUNDARY_TOL, VarianceParameters, is_boundary
+from lmmhelpers import _statsmodels
+from lmmhelpers.engine import criterion_for
+from lmmhelpers.engine.multistart import (
+    DEFAULT_METHODS,
+    KNOWN_METHODS,
+    OPTIMIZER_OPTIONS,
+    SNAP_PROBE,
+    fit_statsmodels,
+    parse_methods,
+)
+from lmmhelpers.engine.optimize import check_convergence, minimize_theta
+from lmmhelpers.parameters import BOUNDARY_TOL, is_boundary, theta_of, unpack_theta
 
-__all__ = ["fit_mixedlm", "KNOWN_METHODS", "OPTIMIZER_OPTIONS", "VARIANCE_FLOOR"]
+__all__ = [
+    "fit_mixedlm",
+    "refit",
+    "ENGINES",
+    "KNOWN_METHODS",
+    "OPTIMIZER_OPTIONS",
+    "SNAP_PROBE",
+    "VARIANCE_FLOOR",
+]
 
-#: Optimizers of statsmodels' ``LikelihoodModel.fit`` that work for MixedLM.
-KNOWN_METHODS = ("lbfgs", "bfgs", "powell", "nm", "cg")
-_GRADIENT_METHODS = ("lbfgs", "bfgs", "cg")
-
-#: Smallest relative variance (variance / σ², i.e. θ²) the final fit and the likelihood
-#: comparisons use. statsmodels' ``get_fe_params`` mistreats eigenvalues below 1e-10 (issue
-#: #10239); 2e-10 (θ ≈ 1.4e-5, below lme4's boundary tolerance 1e-4) keeps clear of it.
-VARIANCE_FLOOR = 2e-10
-
-#: θ below this are tried at exactly zero (then polished) after the attempts: see ``snap``.
-SNAP_PROBE = 1e-2
+#: The fitting engines of :func:`fit_mixedlm`.
+ENGINES = ("lmmhelpers", "statsmodels")
+VARIANCE_FLOOR = _statsmodels.VARIANCE_FLOOR
 
 #: Keyword arguments of ``MixedLM.fit`` that fit_mixedlm does not support.
 _UNSUPPORTED = ("free", "fe_pen", "cov_pen", "method", "do_cg", "full_output", "niter_sa")
-
-#: Optimizer settings each method accepts (statsmodels.base.optimizer); ``disp`` goes to all.
-OPTIMIZER_OPTIONS = {
-    "lbfgs": ("m", "pgtol", "factr", "maxfun", "epsilon"),
-    "bfgs": ("gtol", "norm", "epsilon"),
-    "cg": ("gtol", "norm", "epsilon"),
-    "powell": ("xtol", "ftol", "maxfun"),
-    "nm": ("xtol", "ftol", "maxfun"),
-}
+#: Attribute of the statsmodels result holding what :func:`refit` reuses.
+_ENGINE_ATTR = "_lmmhelpers_engine"
+_HISTORY_COLUMNS = ["method", "converged", "llf", "grad_norm", "seconds", "error"]
 
 
-def _validate(model, reml, methods, grad_tol, fit_kwds):
+def _validate(model, reml, engine, methods, grad_tol, maxiter, fit_kwds):
     if not isinstance(model, MixedLM):
         raise TypeError(
             "model must be a statsmodels.regression.mixed_linear_model.MixedLM, "
@@ -67,29 +64,17 @@ def _validate(model, reml, methods, grad_tol, fit_kwds):
         )
     if not isinstance(reml, (bool, np.bool_)):
         raise TypeError(f"reml must be True or False, got {reml!r}")
-    if isinstance(methods, str):
-        methods = (methods,)
-    try:
-        methods = tuple(methods)
-    except TypeError:
-        raise TypeError(f"methods must be a sequence of method names, got {methods!r}") from None
-    if not methods:
-        raise ValueError("methods must name at least one optimizer")
-    chains = []
-    for m in methods:
-        if not isinstance(m, str):
-            raise TypeError(f"methods must contain strings, got {m!r}")
-        steps = tuple(s.strip().lower() for s in m.split("+"))
-        unknown = [s for s in steps if s not in KNOWN_METHODS]
-        if unknown:
-            raise ValueError(
-                f"methods: unknown optimizer {unknown[0]!r} in {m!r}; "
-                f"known: {', '.join(KNOWN_METHODS)} (chain with '+', e.g. 'powell+lbfgs')"
-            )
-        chains.append(steps)
+    if engine is not None and engine not in ENGINES:
+        raise ValueError(f"engine must be one of {ENGINES} or None, got {engine!r}")
+    chains = parse_methods(DEFAULT_METHODS if methods is None else methods)
     grad_tol = float(grad_tol)
     if not np.isfinite(grad_tol) or grad_tol <= 0:
         raise ValueError(f"grad_tol must be a positive number, got {grad_tol!r}")
+    if maxiter is not None:
+        if not isinstance(maxiter, (int, np.integer)) or isinstance(maxiter, bool):
+            raise TypeError(f"maxiter must be an integer, got {maxiter!r}")
+        if maxiter < 1:
+            raise ValueError(f"maxiter must be at least 1, got {maxiter!r}")
     bad = sorted(set(fit_kwds).intersection(_UNSUPPORTED))
     if bad:
         raise TypeError(f"fit_mixedlm does not support the MixedLM.fit argument {bad[0]!r}")
@@ -100,423 +85,198 @@ def _validate(model, reml, methods, grad_tol, fit_kwds):
             f"fit_mixedlm: no optimizer in methods accepts the keyword {unused[0]!r}; "
             f"settings per method: {OPTIMIZER_OPTIONS}"
         )
-    return tuple(chains), grad_tol
+    if engine is None:  # statsmodels' optimizer options choose statsmodels' optimizers
+        engine = "statsmodels" if methods is not None or fit_kwds else "lmmhelpers"
+    elif engine == "lmmhelpers" and (methods is not None or fit_kwds):
+        raise TypeError("methods and optimizer settings apply to engine='statsmodels' only")
+    return chains, grad_tol, engine
 
 
-def _start_packed(model, start_params):
-    """statsmodels' default start (Ψ/σ² = I, τ²/σ² = 1) or the user's, packed for the optimizer."""
+def _start_theta(model, crit, start_params):
+    """θ to start from: lme4's (Λ = I, θ_j = 1), or the user's statsmodels start converted."""
     if start_params is None:
-        params = MixedLMParams(model.k_fe, model.k_re, model.k_vc)
-        params.fe_params = np.zeros(model.k_fe)
-        params.cov_re = np.eye(model.k_re)
-        params.vcomp = np.ones(model.k_vc)
-    elif isinstance(start_params, MixedLMParams):
-        params = start_params
-    else:
-        start = np.asarray(start_params, dtype=float).ravel()
-        if start.size == model.k_fe + model.k_re2 + model.k_vc:
-            has_fe = True
-        elif start.size == model.k_re2 + model.k_vc:
-            has_fe = False
-        else:
-            raise ValueError(
-                f"start_params must have {model.k_re2 + model.k_vc} variance parameters "
-                f"(optionally preceded by {model.k_fe} fixed effects), got {start.size} values"
-            )
-        if not np.all(np.isfinite(start)):
-            raise ValueError("start_params must be finite")
-        params = MixedLMParams.from_packed(
-            start, model.k_fe, model.k_re, model.use_sqrt, has_fe=has_fe
+        return np.where(np.isfinite(crit.lower), 1.0, 0.0)
+    packed = _statsmodels_start(model, start_params)
+    params = MixedLMParams.from_packed(
+        packed, model.k_fe, model.k_re, model.use_sqrt, has_fe=False
+    )
+    theta = theta_of(params.cov_re, params.vcomp)
+    return np.maximum(theta, crit.lower)
+
+
+def _statsmodels_start(model, start_params):
+    from lmmhelpers.engine.multistart import _start_packed
+
+    return np.asarray(_start_packed(model, start_params), dtype=float)
+
+
+def _history(rows):
+    return pd.DataFrame(
+        {
+            "method": [r["method"] for r in rows],
+            "converged": [bool(r["converged"]) for r in rows],
+            "llf": [float(r["llf"]) for r in rows],
+            "grad_norm": [float(r["grad_norm"]) for r in rows],
+            "seconds": [float(r["seconds"]) for r in rows],
+            "error": [r["error"] for r in rows],
+        },
+        columns=_HISTORY_COLUMNS,
+    )
+
+
+def _engine_fit(work, crit, reml, theta0, grad_tol, maxiter, snap):
+    """Optimise θ with the engine and build the result on ``work`` (a prepared copy)."""
+    t0 = time.perf_counter()
+
+    def f(theta):
+        return crit.deviance(theta, reml)
+
+    theta, _, n_evals = minimize_theta(f, theta0, crit.lower, maxeval=maxiter, snap=snap)
+    check = check_convergence(f, theta, crit.lower, tol=grad_tol)
+    # lme4's isSingular on θ itself: a bounded θ below BOUNDARY_TOL (= is_boundary(result))
+    bounded = np.isfinite(crit.lower)
+    check["boundary"] = bool(np.any(theta[bounded] < BOUNDARY_TOL))
+    dev, beta, sigma2, _ = crit.solve(theta, reml)
+    Lam, theta_vc = unpack_theta(theta, crit.k_re)
+    result = _statsmodels.build_results(
+        work, reml, Lam @ Lam.T, theta_vc**2, fe_params=beta, scale=sigma2, llf=-dev / 2
+    )
+    seconds = time.perf_counter() - t0
+    optimizer = "brent" if len(theta) == 1 else "bobyqa"
+    row = {"method": optimizer, "converged": check["converged"], "llf": -dev / 2,
+           "grad_norm": check["grad_norm"], "seconds": seconds, "error": ""}
+    inner = result._results
+    setattr(inner, _ENGINE_ATTR, {"criterion": crit, "reml": reml, "theta": theta,
+                                  "grad_tol": grad_tol, "maxiter": maxiter, "snap": snap,
+                                  "evaluations": n_evals})
+    return result, row, check
+
+
+def _finish(result, rows, optimizer, grad_norm, converged, slope=None, boundary=None):
+    """Set the verdict attributes on the result and warn once when it did not converge."""
+    inner = result._results  # set on the results, so summary() and the wrapper both see them
+    inner.optimizer = optimizer
+    inner.grad_norm = float(grad_norm)
+    inner.boundary = bool(is_boundary(result) if boundary is None else boundary)
+    _statsmodels.set_lazy(inner, "fit_history", lambda: _history(rows))
+    inner.converged = bool(converged)
+    if not converged:
+        extra = f", slope into the interior from the boundary = {slope:.3g}" if slope else ""
+        warnings.warn(
+            f"fit_mixedlm: no optimizer reached a maximum (best: {optimizer}, |gradient| = "
+            f"{grad_norm:.3g}{extra}). Try more iterations (maxiter), other methods or "
+            "start_params, rescaling covariates, or a simpler random-effects structure; see "
+            "result.fit_history.",
+            ConvergenceWarning,
+            stacklevel=3,
         )
-    return params.get_packed(use_sqrt=model.use_sqrt, has_fe=False)
-
-
-def _lifted_components(model, cov_re, vcomp):
-    """(Ψ/σ², τ²/σ²) with eigenvalues of Ψ/σ² and the τ²/σ² raised to VARIANCE_FLOOR."""
-    cov_re = np.atleast_2d(np.asarray(cov_re, dtype=float)).reshape(model.k_re, model.k_re)
-    if model.k_re > 0:
-        cov_re = (cov_re + cov_re.T) / 2
-        w, v = np.linalg.eigh(cov_re)
-        if w.min() < VARIANCE_FLOOR:
-            cov_re = (v * np.maximum(w, VARIANCE_FLOOR)) @ v.T
-            cov_re = (cov_re + cov_re.T) / 2
-    vcomp = np.maximum(np.abs(np.asarray(vcomp, dtype=float)), VARIANCE_FLOOR)
-    return cov_re, vcomp
-
-
-def _lifted(model, packed):
-    """(Ψ/σ², τ²/σ²) from optimizer parameters, with every variance raised to VARIANCE_FLOOR.
-
-    Eigenvalues of Ψ/σ² and the τ²/σ² below the floor are raised to it. This changes the
-    log-likelihood by O(1e-10 · n) and keeps statsmodels' GLS, likelihood and score on the
-    correct side of the D → 0 limit (issue #10239).
-    """
-    p = MixedLMParams.from_packed(
-        np.asarray(packed, dtype=float), model.k_fe, model.k_re, model.use_sqrt, has_fe=False
-    )
-    return _lifted_components(model, p.cov_re, p.vcomp)
-
-
-def _params_object(model, cov_re, vcomp):
-    params = MixedLMParams(model.k_fe, model.k_re, model.k_vc)
-    params.cov_re = cov_re
-    params.vcomp = vcomp
-    params.fe_params, _ = model.get_fe_params(cov_re, vcomp)
-    return params
-
-
-def _theta_gradient(model, params):
-    """Projected gradient in θ, and the inward slopes of the coordinates on the boundary.
-
-    θ is lme4's parameter vector: the lower triangle of the relative Cholesky factor Λ of
-    Ψ/σ² (row by row), then τ_j/σ. statsmodels' ``score_sqrt`` differentiates the profiled
-    log-likelihood with respect to exactly these. A diagonal element of Λ, or a τ_j/σ, below
-    lme4's boundary tolerance is on its bound θ ≥ 0: there only an inward (positive)
-    component violates optimality, so the outward part is dropped.
-
-    Returns
-    -------
-    projected : ndarray
-        The projected gradient (its norm is ``grad_norm``).
-    inward_slope : ndarray
-        For each coordinate on the boundary, the derivative of the log-likelihood with
-        respect to θ_j² (= gradient / 2θ_j). The θ-gradient vanishes on the boundary by
-        symmetry whether or not the boundary is a maximum; this slope tells: positive means
-        the likelihood rises into the interior (a saddle, not a maximum).
-    """
-    _, s_re, s_vc = model.score_sqrt(params, calc_fe=False)
-    grad = np.concatenate((np.atleast_1d(s_re), np.atleast_1d(s_vc))).astype(float)
-    vp = VarianceParameters(cov_re=params.cov_re, vcomp=params.vcomp, scale=1.0)
-    re_mask, vc_mask = vp.boundary_mask(BOUNDARY_TOL)
-    rows, cols = np.tril_indices(model.k_re)
-    on_bound = np.concatenate(((rows == cols) & re_mask[rows], vc_mask))
-    theta = np.concatenate((vp.Lambda[rows, cols], vp.theta_vc))
-    projected = np.where(on_bound, np.maximum(grad, 0.0), grad)
-    inward_slope = grad[on_bound] / (2 * np.maximum(theta[on_bound], np.sqrt(VARIANCE_FLOOR)))
-    return projected, inward_slope
-
-
-def _theta_point(model, theta):
-    """MixedLMParams (relative to σ²) at lme4's θ: Λ's lower triangle row by row, then τ/σ."""
-    k = model.k_re
-    rows, cols = np.tril_indices(k)
-    Lam = np.zeros((k, k))
-    Lam[rows, cols] = theta[: len(rows)]
-    vcomp = np.asarray(theta[len(rows) :], dtype=float) ** 2
-    return _params_object(model, Lam @ Lam.T, vcomp)
-
-
-def _scaled_gradient(model, params, grad, free, step=1e-5):
-    """lme4's convergence statistic: max_i min(|g_i|, |(R⁻ᵀg)_i|) on the deviance scale.
-
-    g is the θ-gradient of the REML (ML) deviance, −2 × the log-likelihood's, and RᵀR the
-    deviance Hessian in the free θ (central differences of the gradient). The Newton-scaled
-    gradient does not grow with the number of observations, as the raw gradient does; lme4's
-    ``checkConv`` takes the smaller of the two per coordinate and compares it with 2e-3.
-    Falls back to the raw gradient where the Hessian is not positive definite.
-    """
-    g = -2 * grad[free]
-    if not g.size:
-        return 0.0
-    vp = VarianceParameters(cov_re=params.cov_re, vcomp=params.vcomp, scale=1.0)
-    rows, cols = np.tril_indices(model.k_re)
-    theta = np.concatenate((vp.Lambda[rows, cols], vp.theta_vc))
-    idx = np.flatnonzero(free)
-    H = np.empty((len(idx), len(idx)))
-    for a, i in enumerate(idx):
-        h = step * max(1.0, abs(theta[i]))
-        up, down = theta.copy(), theta.copy()
-        up[i] += h
-        down[i] -= h
-        g_up = _raw_theta_gradient(model, _theta_point(model, up))[free]
-        g_down = _raw_theta_gradient(model, _theta_point(model, down))[free]
-        H[:, a] = -2 * (g_up - g_down) / (2 * h)
-    H = (H + H.T) / 2
-    try:
-        R = np.linalg.cholesky(H).T  # RᵀR = H, as R's chol()
-        scaled = np.linalg.solve(R, g)
-    except np.linalg.LinAlgError:
-        scaled = g
-    return float(np.max(np.minimum(np.abs(scaled), np.abs(g))))
-
-
-def _raw_theta_gradient(model, params):
-    _, s_re, s_vc = model.score_sqrt(params, calc_fe=False)
-    return np.concatenate((np.atleast_1d(s_re), np.atleast_1d(s_vc))).astype(float)
-
-
-def _evaluate(model, packed):
-    """Log-likelihood, gradient summaries and (Ψ/σ², τ²/σ²) at the lifted optimizer answer."""
-    cov_re, vcomp = _lifted(model, packed)
-    params = _params_object(model, cov_re, vcomp)
-    projected, inward_slope = _theta_gradient(model, params)
-    vp = VarianceParameters(cov_re=cov_re, vcomp=vcomp, scale=1.0)
-    re_mask, vc_mask = vp.boundary_mask(BOUNDARY_TOL)
-    rows, cols = np.tril_indices(model.k_re)
-    # free coordinates: not a boundary diagonal, and not in a zeroed column of Λ
-    free = np.concatenate((~re_mask[cols], ~vc_mask))
-    try:
-        grad_stat = _scaled_gradient(model, params, projected, free)
-    except (np.linalg.LinAlgError, ValueError, FloatingPointError):
-        grad_stat = float(np.max(np.abs(2 * projected))) if projected.size else 0.0
-    bound_part = projected[~free]
-    if bound_part.size:  # an inward gradient at the boundary counts unscaled
-        grad_stat = max(grad_stat, float(np.max(np.abs(2 * bound_part))))
-    return {
-        "llf": float(model.loglike(params, profile_fe=False)),
-        "grad_norm": grad_stat,
-        "inward_slope": float(inward_slope.max()) if inward_slope.size else -np.inf,
-        "boundary": bool(inward_slope.size),
-        "cov_re": cov_re,
-        "vcomp": vcomp,
-    }
-
-
-def _run_step(model, method, start, maxiter, fit_kwds):
-    """One statsmodels optimizer run on the profiled likelihood; returns (packed, converged)."""
-    options = {k: v for k, v in fit_kwds.items() if k in OPTIMIZER_OPTIONS[method]}
-    rslt = LikelihoodModel.fit(
-        model,
-        start_params=start,
-        method=method,
-        skip_hessian=True,
-        disp=fit_kwds.get("disp", False),
-        maxiter=maxiter,
-        **options,
-    )
-    return np.atleast_1d(np.asarray(rslt.params, dtype=float)), bool(
-        rslt.mle_retvals.get("converged", False)
-    )
-
-
-def _attempt(model, chain, start, maxiter, fit_kwds):
-    """Run a chain such as ('powell', 'lbfgs'); keep the best stage. Returns a history row."""
-    t0 = time.perf_counter()
-    row = {"method": "+".join(chain), "converged": False, "llf": np.nan,
-           "grad_norm": np.nan, "seconds": np.nan, "error": "", "state": None}
-    best = None
-    packed = start
-    for i, step in enumerate(chain):
-        try:
-            if best is not None:
-                # Polish from the lifted point, so a gradient method never starts at θ = 0.
-                p = _params_object(model, best["cov_re"], best["vcomp"])
-                packed = p.get_packed(use_sqrt=model.use_sqrt, has_fe=False)
-            packed, flag = _run_step(model, step, packed, maxiter, fit_kwds)
-            state = _evaluate(model, packed)
-        except (np.linalg.LinAlgError, ValueError, FloatingPointError, OverflowError) as e:
-            row["error"] = f"{step}: {type(e).__name__}: {e}"
-            break
-        if not np.isfinite(state["llf"]):
-            row["error"] = f"{step}: non-finite log-likelihood"
-            break
-        state.update(optimizer="+".join(chain[: i + 1]), flag=flag)
-        if best is None or state["llf"] >= best["llf"] - 1e-9:
-            best = state
-    row["seconds"] = time.perf_counter() - t0
-    if best is not None:
-        row.update(llf=best["llf"], grad_norm=best["grad_norm"], converged=best["flag"],
-                   state=best)
-    return row
-
-
-def _snap_attempt(model, best, maxiter, fit_kwds):
-    """Try the answer with every small θ (below SNAP_PROBE) set to zero, then polished.
-
-    In lme4's θ the likelihood is flat near θ_j = 0 (its slope vanishes there), so the
-    unconstrained optimizers of statsmodels stop at θ_j ~ 1e-3 when the optimum is exactly
-    0. Returns a history row, or None when no θ is small.
-    """
-    vp = VarianceParameters(cov_re=best["cov_re"], vcomp=best["vcomp"], scale=1.0)
-    re_mask, vc_mask = vp.boundary_mask(SNAP_PROBE)
-    if not (re_mask.any() or vc_mask.any()):
-        return None
-    snapped = vp.snapped(SNAP_PROBE)
-    params = _params_object(model, *_lifted_components(model, snapped.cov_re, snapped.vcomp))
-    start = params.get_packed(use_sqrt=model.use_sqrt, has_fe=False)
-    t0 = time.perf_counter()
-    row = {"method": "snap", "converged": True, "llf": np.nan, "grad_norm": np.nan,
-           "seconds": np.nan, "error": "", "state": None}
-    try:
-        first = _evaluate(model, start)
-        first.update(optimizer=best["optimizer"] + "+snap", flag=True)
-        chosen = first
-        packed, flag = _run_step(model, "lbfgs", start, maxiter, fit_kwds)
-        polished = _evaluate(model, packed)
-        if polished["llf"] > first["llf"]:
-            polished.update(optimizer=best["optimizer"] + "+snap+lbfgs", flag=flag)
-            chosen = polished
-            row["method"] = "snap+lbfgs"
-    except (np.linalg.LinAlgError, ValueError, FloatingPointError, OverflowError) as e:
-        row["error"] = f"snap: {type(e).__name__}: {e}"
-        chosen = locals().get("first")
-    row["seconds"] = time.perf_counter() - t0
-    if chosen is not None and np.isfinite(chosen["llf"]):
-        row.update(llf=chosen["llf"], grad_norm=chosen["grad_norm"], converged=chosen["flag"],
-                   state=chosen)
-    return row
-
-
-def _settled(rows, grad_tol, llf_tol=1e-6):
-    """Whether the attempts so far are enough (the early-stopping rule of fit_mixedlm)."""
-    ok = [r["state"] for r in rows if r["state"] is not None]
-    if not ok:
-        return False
-    best = max(ok, key=lambda s: s["llf"])
-    if best["grad_norm"] > grad_tol or best["inward_slope"] > grad_tol:
-        return False
-    if not best["boundary"]:
-        return True
-    agree = [s for s in ok if s["llf"] >= best["llf"] - llf_tol and s["grad_norm"] <= grad_tol]
-    return len(agree) >= 2
-
-
-def _build_results(model, reml, cov_re, vcomp):
-    """A MixedLMResults at the given relative variance parameters, as MixedLM.fit builds it.
-
-    Replicates the final part of ``MixedLM.fit`` (which cannot be called without optimizing
-    in statsmodels 0.15: ``do_cg=False`` fails), with the fixed effects from GLS at
-    (``cov_re``, ``vcomp``), already lifted away from statsmodels' singular branch.
-    """
-    params = _params_object(model, cov_re, vcomp)
-    fe_params = params.fe_params
-    scale = float(model.get_scale(fe_params, cov_re, vcomp))
-    hess, _ = model.hessian(params)
-    try:
-        pcov = np.linalg.inv(-hess)
-    except np.linalg.LinAlgError:
-        pcov = np.linalg.pinv(-hess)
-    packed = params.get_packed(use_sqrt=False, has_fe=True)
-    results = MixedLMResults(model, packed, pcov / scale)
-    results.params_object = params
-    results.fe_params = fe_params
-    results.cov_re = scale * cov_re
-    results.vcomp = scale * vcomp
-    results.scale = scale
-    results.cov_re_unscaled = cov_re
-    results.method = "REML" if reml else "ML"
-    results.converged = True
-    results.hist = None
-    results.reml = reml
-    results.cov_pen = None
-    results.k_fe = model.k_fe
-    results.k_re = model.k_re
-    results.k_re2 = model.k_re2
-    results.k_vc = model.k_vc
-    results.use_sqrt = model.use_sqrt
-    results.freepat = None
-    return MixedLMResultsWrapper(results)
+    return result
 
 
 def fit_mixedlm(
     model,
     reml=True,
-    methods=("lbfgs", "powell+lbfgs", "nm+lbfgs", "bfgs"),
+    methods=None,
     start_params=None,
     maxiter=None,
     grad_tol=2e-3,
     stop_early=True,
     snap=True,
+    *,
+    engine=None,
     **fit_kwds,
 ):
-    """Fit a MixedLM at the best optimum several optimizers reach, and say whether to trust it.
+    """Fit a MixedLM at the REML (or ML) optimum, and say whether to trust it.
 
-    Each entry of ``methods`` is an *attempt*: a statsmodels optimizer, or a chain such as
-    ``"powell+lbfgs"`` (Powell, then L-BFGS started from Powell's answer; the better stage is
-    kept). Every attempt starts from ``start_params`` and is scored by the log-likelihood
-    (REML or ML) evaluated at its answer; the best log-likelihood wins, whatever the
-    optimizers' own ``converged`` flags say.
+    By default the profiled criterion in θ is minimised by the engine of
+    :mod:`lmmhelpers.engine`, as lme4 does it: the penalized least squares formulation of
+    Bates, Mächler, Bolker & Walker (2015, JSS 67(1), section 3), batched q × q Cholesky
+    factors for one grouping factor, a blocked Cholesky factor for the one-group crossed
+    construction, BOBYQA (Brent's method for a single θ) from lme4's start θ = 1, and lme4's
+    convergence check. The result is a statsmodels ``MixedLMResults`` at the optimum.
 
-    Strategy (cost against safety): attempts run in the order given. With
-    ``stop_early=True`` the run stops after the first attempt whose answer has a small
-    gradient (``grad_norm <= grad_tol``) *and* is not on the boundary; an answer on the
-    boundary (or with a large gradient) is never accepted from a single optimizer, because
-    there the gradient in θ vanishes by symmetry and cannot tell a maximum from a saddle.
-    ``stop_early=False`` always runs every attempt (use it for one-off analyses; typical
-    cost is the sum of the attempts, about three plain fits). Then, with ``snap=True``,
-    small θ of the winner are tried at exactly zero (see ``snap``). Measured on 40 few-group
-    data sets (statsmodels 0.15): about 21 ms per fit with the defaults against 24 ms for a
-    plain ``model.fit()``, and 70 ms with ``stop_early=False``; failed L-BFGS runs are cheap
-    and plain ``fit()``'s BFGS is slow exactly where it fails.
+    With ``engine="statsmodels"`` (or when ``methods`` or optimizer settings are given, or the
+    engine does not support the model) statsmodels' own optimizers run instead: each entry of
+    ``methods`` is an *attempt*, a statsmodels optimizer or a chain such as
+    ``"powell+lbfgs"``; the attempts are scored by the log-likelihood at their answers and the
+    best wins, whatever the optimizers' own flags say. With ``stop_early=True`` the run stops
+    after the first attempt with a small gradient off the boundary; with ``snap=True`` small θ
+    of the winner are tried at exactly zero.
 
     Parameters
     ----------
     model : statsmodels.regression.mixed_linear_model.MixedLM
-        The model to fit (for example from ``statsmodels.formula.api.mixedlm``).
+        The model to fit (for example from ``statsmodels.formula.api.mixedlm``). It is not
+        modified: the fit works on a shallow copy, which ``result.model`` is.
     reml : bool, default True
         Maximise the restricted (REML) likelihood; False for maximum likelihood.
-    methods : sequence of str, default ("lbfgs", "powell+lbfgs", "nm+lbfgs", "bfgs")
-        Attempts, in order. Each is one of ``KNOWN_METHODS`` or several joined by ``"+"``.
+    methods : str or sequence of str, optional
+        statsmodels' optimizers to try (``engine="statsmodels"``), each one of
+        ``KNOWN_METHODS`` or several joined by ``"+"``. Default
+        ``("lbfgs", "powell+lbfgs", "nm+lbfgs", "bfgs")``.
     start_params : array_like or MixedLMParams, optional
-        Starting values as for ``MixedLM.fit``: packed variance parameters (optionally
-        preceded by the fixed effects). Default: statsmodels' start, Ψ/σ² = I and τ²/σ² = 1.
+        Starting values as for ``MixedLM.fit`` (packed variance parameters, optionally preceded
+        by the fixed effects). Default: θ = 1 (Ψ/σ² = I, τ²/σ² = 1), lme4's and statsmodels'.
     maxiter : int, optional
-        Iteration limit of every optimizer run (default 100, statsmodels' default).
+        Iteration limit: criterion evaluations of the engine (default 10,000), or of every
+        statsmodels optimizer run (default 100).
     grad_tol : float, default 2e-3
-        Largest acceptable ``grad_norm`` for the verdict ``converged`` (lme4 uses the same
-        number, 0.002, on its gradient check).
+        Largest acceptable ``grad_norm`` for the verdict ``converged`` (lme4's 0.002).
     stop_early : bool, default True
-        Stop after the first attempt with a small gradient off the boundary (see above).
+        ``engine="statsmodels"``: stop after the first attempt with a small gradient off the
+        boundary.
     snap : bool, default True
-        After the attempts, when some θ of the best answer is below 0.01 (``SNAP_PROBE``),
-        also try that answer with those θ set to zero, polished by L-BFGS (a history row
-        ``"snap"`` or ``"snap+lbfgs"``), and keep it if its log-likelihood is at least as
-        good. The likelihood is flat in θ near zero, so unconstrained optimizers stop at
-        θ ~ 1e-3 when lme4's bounded optimizer lands on exactly 0.
+        Try θ near 0 at exactly 0 after the optimizer (both engines).
+    engine : {"lmmhelpers", "statsmodels"}, optional
+        Default: "lmmhelpers", unless ``methods`` or optimizer settings are given.
     **fit_kwds
-        Optimizer settings, each passed only to the methods that accept it (see
-        ``OPTIMIZER_OPTIONS``: ``gtol`` for bfgs and cg, ``pgtol`` and ``factr`` for lbfgs,
-        ``xtol`` and ``ftol`` for powell and nm...), and ``disp``. A setting no method in
-        ``methods`` accepts is a TypeError.
+        statsmodels optimizer settings (``OPTIMIZER_OPTIONS``: ``gtol`` for bfgs and cg,
+        ``pgtol`` and ``factr`` for lbfgs, ``xtol`` and ``ftol`` for powell and nm...) and
+        ``disp``, each passed only to the methods that accept it.
 
     Returns
     -------
     statsmodels.regression.mixed_linear_model.MixedLMResultsWrapper
-        The statsmodels result at the best optimum, with these attributes added or reset:
+        The statsmodels result at the optimum, with these attributes added or reset:
 
         ``optimizer`` : str
-            The winning attempt, e.g. ``"bfgs"`` or ``"powell+lbfgs"`` (``"powell"`` when the
-            polishing stage did not improve Powell's answer).
+            ``"bobyqa"`` or ``"brent"`` (the engine), or the winning statsmodels attempt, e.g.
+            ``"powell+lbfgs"``.
         ``grad_norm`` : float
             lme4's convergence statistic (``checkConv``): for each θ, the smaller of the
-            deviance gradient and the Newton-scaled gradient R⁻ᵀg (RᵀR the deviance Hessian),
-            maximised over θ. θ is lme4's parameter vector (the lower triangle of the relative
-            Cholesky factor Λ of Ψ/σ², then the τ_j/σ), and the deviance is −2 × the profiled
-            log-likelihood. The statistic does not depend on the units of y, and thanks to the
-            scaling it does not grow with the number of observations. For a diagonal θ on the
-            boundary (below 1e-4, see ``boundary``) only an inward-pointing gradient counts,
-            unscaled.
+            deviance gradient and the Newton-scaled gradient R⁻¹g (RᵀR the deviance
+            Hessian), maximised over θ; for a θ on its bound only an inward slope counts. θ is
+            relative (Λ's lower triangle, then τ_j/σ), so the statistic does not depend on the
+            units of y, and thanks to the scaling it does not grow with n.
         ``boundary`` : bool
             ``lmmhelpers.parameters.is_boundary(result)``: lme4's scale-free singular-fit rule.
         ``fit_history`` : pandas.DataFrame
-            One row per attempt: method, converged (the optimizer's own flag), llf,
-            grad_norm, seconds, error (message when the attempt failed, else "").
+            One row per attempt: method, converged, llf, grad_norm, seconds, error. When the
+            engine could not fit the model, its first row is method ``"engine"`` with the
+            reason in ``error``.
         ``converged`` : bool
-            The verdict: True when the winning answer has ``grad_norm <= grad_tol``.
+            The verdict: True when ``grad_norm <= grad_tol``.
 
     Warns
     -----
     ConvergenceWarning
-        Once, when the verdict is False, with advice on what to try. The optimizers'
-        own warnings are suppressed.
+        Once, when the verdict is False. The optimizers' own warnings are suppressed.
 
     Raises
     ------
     TypeError
         If ``model`` is not a MixedLM or an argument has the wrong type.
     ValueError
-        If a method is unknown or every attempt failed.
+        If a method is unknown, the fixed-effects design is rank deficient, or every attempt
+        failed.
 
     Notes
     -----
-    * The log-likelihood and the final result are evaluated with every relative variance
-      (eigenvalue of Ψ/σ², or τ²/σ²) at least ``VARIANCE_FLOOR`` = 2e-10. Below 1e-10
-      statsmodels' ``get_fe_params`` zeroes the precision of that direction, the D → ∞ limit
-      instead of D → 0, so between-group coefficients come back as exactly 0 (issue #10239).
-      At the floor GLS is the correct D → 0 limit to about 1e-10, and θ ≈ 1.4e-5 is still
-      below lme4's boundary tolerance, so such a fit is flagged ``boundary``.
-    * Per-attempt ``ConvergenceWarning`` and statsmodels' retry messages are suppressed inside
-      this function only; global warning filters are not changed.
+    The result's variance parameters are handed to statsmodels with every relative variance at
+    least ``VARIANCE_FLOOR`` = 2e-10 (statsmodels issue #10239: below 1e-10 ``get_fe_params``
+    treats a variance as infinite). The fixed effects are the engine's GLS solution; ``llf``
+    is the engine's criterion. statsmodels' ``cov_params()`` (and so ``bse``, ``summary()``)
+    is computed from its Hessian when first asked for.
 
     Examples
     --------
@@ -525,78 +285,108 @@ def fit_mixedlm(
     >>> g = np.repeat(np.arange(6), 5)
     >>> df = pd.DataFrame({"g": g, "trt": g % 2, "y": rng.normal(size=30) + rng.normal(size=6)[g]})
     >>> result = fit_mixedlm(smf.mixedlm("y ~ trt", df, groups="g"))
-    >>> result.converged, result.grad_norm < 2e-3
-    (True, True)
+    >>> result.converged, result.grad_norm < 2e-3, result.optimizer
+    (True, True, 'brent')
     >>> list(result.fit_history.columns)
     ['method', 'converged', 'llf', 'grad_norm', 'seconds', 'error']
     """
-    chains, grad_tol = _validate(model, reml, methods, grad_tol, fit_kwds)
-    start = _start_packed(model, start_params)
-    if maxiter is None:
-        maxiter = 100  # statsmodels' LikelihoodModel.fit default
-    elif not isinstance(maxiter, (int, np.integer)) or isinstance(maxiter, bool):
-        raise TypeError(f"maxiter must be an integer, got {maxiter!r}")
-    elif maxiter < 1:
-        raise ValueError(f"maxiter must be at least 1, got {maxiter!r}")
-
+    chains, grad_tol, engine = _validate(
+        model, reml, engine, methods, grad_tol, maxiter, fit_kwds
+    )
+    reml = bool(reml)
+    work = _statsmodels.prepared_copy(model, reml)
     rows = []
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", ConvergenceWarning)
         warnings.filterwarnings("ignore", message=".*[Ss]ingular.*")
         warnings.filterwarnings("ignore", category=RuntimeWarning)
-        # The attributes MixedLM.fit sets before optimizing; the likelihood reads them.
-        model.reml = bool(reml)
-        model.cov_pen = None
-        model.fe_pen = None
-        model._freepat = None
-        model._cov_sing = 0
-        for chain in chains:
-            rows.append(_attempt(model, chain, start, maxiter, fit_kwds))
-            if stop_early and _settled(rows, grad_tol):
-                break
-        ok = [r["state"] for r in rows if r["state"] is not None]
-        if not ok:
-            errors = "; ".join(r["error"] for r in rows)
-            raise ValueError(f"fit_mixedlm: every optimizer failed ({errors})")
-        best = max(ok, key=lambda s: s["llf"])
-        if snap:
-            row = _snap_attempt(model, best, maxiter, fit_kwds)
-            if row is not None:
+        if engine == "lmmhelpers":
+            t0 = time.perf_counter()
+            try:
+                crit = criterion_for(work)
+            except NotImplementedError as e:
+                rows.append({"method": "engine", "converged": False, "llf": np.nan,
+                             "grad_norm": np.nan, "seconds": time.perf_counter() - t0,
+                             "error": f"not supported, statsmodels' optimizers used: {e}"})
+            else:
+                theta0 = _start_theta(work, crit, start_params)
+                result, row, check = _engine_fit(
+                    work, crit, reml, theta0, grad_tol, maxiter or 10_000, snap
+                )
                 rows.append(row)
-                if row["state"] is not None and row["state"]["llf"] >= best["llf"]:
-                    best = row["state"]
-        result = _build_results(model, bool(reml), best["cov_re"], best["vcomp"])
-    grad_norm, optimizer = best["grad_norm"], best["optimizer"]
+        if not rows or rows[0]["method"] == "engine":
+            start = _statsmodels_start(work, start_params)
+            best, sm_rows = fit_statsmodels(
+                work, chains, start, maxiter or 100, grad_tol, stop_early, snap, fit_kwds
+            )
+            rows.extend(sm_rows)
+            result = _statsmodels.build_results(work, reml, best["cov_re"], best["vcomp"])
+            converged = bool(best["grad_norm"] <= grad_tol and best["inward_slope"] <= grad_tol)
+            verdict = (best["optimizer"], best["grad_norm"], converged,
+                       best["inward_slope"] if best["boundary"] else None)
+        else:
+            verdict = (row["method"], check["grad_norm"], check["converged"],
+                       check["inward_slope"] or None, check["boundary"])
+    return _finish(result, rows, *verdict)
 
-    history = pd.DataFrame(
-        {
-            "method": [r["method"] for r in rows],
-            "converged": [bool(r["converged"]) for r in rows],
-            "llf": [float(r["llf"]) for r in rows],
-            "grad_norm": [float(r["grad_norm"]) for r in rows],
-            "seconds": [float(r["seconds"]) for r in rows],
-            "error": [r["error"] for r in rows],
-        }
-    )
-    converged = bool(grad_norm <= grad_tol and best["inward_slope"] <= grad_tol)
-    inner = result._results  # set on the results, so summary() and the wrapper both see them
-    inner.optimizer = optimizer
-    inner.grad_norm = float(grad_norm)
-    inner.boundary = bool(is_boundary(result))
-    inner.fit_history = history
-    inner.converged = converged
-    if not converged:
-        slope = (
-            f", slope into the interior from the boundary = {best['inward_slope']:.3g}"
-            if best["boundary"]
-            else ""
+
+def refit(result, y):
+    """The same model fitted to a new response, every structure reused (MixedModels.jl refit!).
+
+    The designs (X, Z, groups), the method (REML or ML) and the settings of ``result`` are
+    kept; only the response changes. The optimizer starts from the θ of ``result``. For
+    Monte Carlo studies and the parametric bootstrap: the cost of a replicate is the
+    optimisation alone, with no formula parsing and no model construction.
+
+    Parameters
+    ----------
+    result : MixedLMResults
+        A fit by :func:`fit_mixedlm` with the engine (``engine="lmmhelpers"``).
+    y : array_like, shape (n,)
+        The new response, in the row order of the model's data.
+
+    Returns
+    -------
+    MixedLMResultsWrapper
+        As :func:`fit_mixedlm` returns; ``result.model`` is a copy of the model with ``y`` as
+        its response. ``result`` itself is unchanged.
+
+    Raises
+    ------
+    ValueError
+        If ``result`` was not fitted by the engine, or ``y`` has the wrong length or
+        non-finite values.
+
+    Examples
+    --------
+    >>> import numpy as np, pandas as pd, statsmodels.formula.api as smf
+    >>> rng = np.random.default_rng(1)
+    >>> g = np.repeat(np.arange(8), 5)
+    >>> df = pd.DataFrame({"g": g, "trt": g % 2, "y": rng.normal(size=40) + rng.normal(size=8)[g]})
+    >>> first = fit_mixedlm(smf.mixedlm("y ~ trt", df, groups="g"))
+    >>> y_new = rng.normal(size=40) + rng.normal(size=8)[g]
+    >>> again = refit(first, y_new)
+    >>> direct = fit_mixedlm(smf.mixedlm("y ~ trt", df.assign(y=y_new), groups="g"))
+    >>> bool(np.allclose(again.fe_params, direct.fe_params, atol=1e-6))
+    True
+    """
+    bare = getattr(result, "_results", result)
+    state = getattr(bare, _ENGINE_ATTR, None)
+    if state is None:
+        raise ValueError(
+            "refit needs a result of fit_mixedlm with engine='lmmhelpers' (this one was "
+            "fitted by statsmodels' optimizers); fit the new response with fit_mixedlm"
         )
-        warnings.warn(
-            f"fit_mixedlm: no optimizer reached a maximum (best: {optimizer}, |gradient| = "
-            f"{grad_norm:.3g}{slope}, grad_tol = {grad_tol:g}). Try more iterations "
-            "(maxiter), other methods or start_params, rescaling covariates, or a simpler "
-            "random-effects structure; see result.fit_history.",
-            ConvergenceWarning,
-            stacklevel=2,
-        )
-    return result
+    y = np.asarray(y, dtype=float).ravel()
+    if not np.all(np.isfinite(y)):
+        raise ValueError("y must be finite")
+    work = _statsmodels.with_response(bare.model, y)
+    crit = state["criterion"]
+    crit.set_response(y)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        warnings.filterwarnings("ignore", category=RuntimeWarning)
+        new, row, check = _engine_fit(work, crit, state["reml"], state["theta"],
+                                      state["grad_tol"], state["maxiter"], state["snap"])
+    return _finish(new, [row], row["method"], check["grad_norm"], check["converged"],
+                   check["inward_slope"] or None, check["boundary"])

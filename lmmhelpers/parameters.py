@@ -9,6 +9,9 @@ lme4's ``isSingular`` uses the scale-free tolerance 1e-4 on θ, and so does this
 
 This module converts between the parameterisations and applies that boundary rule, so that
 the fitting code, Satterthwaite and Kenward-Roger all agree on what "on the boundary" means.
+It is also the one place where θ is packed into a vector and unpacked (:func:`pack_theta`,
+:func:`unpack_theta`, :func:`theta_lower_bounds`): Λ's lower triangle row by row (statsmodels'
+order of ``cov_re``), then the θ_j = τ_j/σ of the variance components.
 """
 
 from __future__ import annotations
@@ -59,6 +62,73 @@ def relative_cholesky(cov_re, scale):
     return Lam
 
 
+def pack_theta(Lambda, theta_vc):
+    """θ as one vector: Λ's lower triangle row by row, then the θ_j of the variance components.
+
+    Parameters
+    ----------
+    Lambda : array_like, shape (k_re, k_re)
+        Relative Cholesky factor of Ψ/σ² (lower triangular).
+    theta_vc : array_like, shape (k_vc,)
+        Relative standard deviations τ_j/σ.
+
+    Returns
+    -------
+    ndarray, shape (k_re (k_re + 1) / 2 + k_vc,)
+
+    Examples
+    --------
+    >>> pack_theta([[1.0, 0.0], [0.5, 2.0]], [3.0])
+    array([1. , 0.5, 2. , 3. ])
+    """
+    Lam = np.atleast_2d(np.asarray(Lambda, dtype=float))
+    rows, cols = np.tril_indices(Lam.shape[0]) if Lam.size else (np.array([], int),) * 2
+    return np.concatenate((Lam[rows, cols], np.asarray(theta_vc, dtype=float).ravel()))
+
+
+def unpack_theta(theta, k_re):
+    """(Λ, θ_vc) from the vector of :func:`pack_theta`.
+
+    Examples
+    --------
+    >>> Lam, theta_vc = unpack_theta([1.0, 0.5, 2.0, 3.0], k_re=2)
+    >>> Lam
+    array([[1. , 0. ],
+           [0.5, 2. ]])
+    >>> theta_vc
+    array([3.])
+    """
+    theta = np.asarray(theta, dtype=float).ravel()
+    n_re = k_re * (k_re + 1) // 2
+    Lam = np.zeros((k_re, k_re))
+    Lam[np.tril_indices(k_re)] = theta[:n_re]
+    return Lam, theta[n_re:].copy()
+
+
+def theta_lower_bounds(k_re, k_vc):
+    """lme4's bounds on θ: 0 for a diagonal element of Λ and for each θ_j, −∞ otherwise.
+
+    Examples
+    --------
+    >>> theta_lower_bounds(2, 1)
+    array([  0., -inf,   0.,   0.])
+    """
+    rows, cols = np.tril_indices(k_re)
+    return np.concatenate((np.where(rows == cols, 0.0, -np.inf), np.zeros(k_vc)))
+
+
+def theta_of(cov_re_rel, vcomp_rel):
+    """Packed θ of relative variance parameters (Ψ/σ², τ²/σ²); valid for singular Ψ/σ².
+
+    Examples
+    --------
+    >>> theta_of([[4.0]], [0.25])
+    array([2. , 0.5])
+    """
+    Lam = relative_cholesky(np.atleast_2d(np.asarray(cov_re_rel, dtype=float)), 1.0)
+    return pack_theta(Lam, np.sqrt(np.clip(np.asarray(vcomp_rel, dtype=float), 0.0, None)))
+
+
 @dataclass(frozen=True)
 class VarianceParameters:
     """The variance parameters of a fit, on the data's scale.
@@ -89,6 +159,18 @@ class VarianceParameters:
     def Lambda(self):
         """Relative Cholesky factor Λ of Ψ/σ² (lme4's θ for the ``re_formula`` block)."""
         return relative_cholesky(self.cov_re, self.scale)
+
+    @classmethod
+    def from_theta(cls, theta, k_re, scale):
+        """Ψ = σ²ΛΛᵀ and τ² = σ²θ_j² from a packed θ (:func:`pack_theta`) and σ²."""
+        Lam, theta_vc = unpack_theta(theta, k_re)
+        scale = float(scale)
+        return cls(cov_re=scale * Lam @ Lam.T, vcomp=scale * theta_vc**2, scale=scale)
+
+    @property
+    def theta(self):
+        """The packed θ (:func:`pack_theta`)."""
+        return pack_theta(self.Lambda, self.theta_vc)
 
     @property
     def theta_vc(self):
