@@ -16,11 +16,17 @@ not identified. :func:`check_model` looks at the design first and names the caus
 
 from __future__ import annotations
 
+import weakref
+
 import numpy as np
 import scipy.linalg
 import scipy.sparse as sp
 
 __all__ = ["check_model"]
+
+#: Designs already checked, keyed by the fixed-effects array: a model refitted to a new response
+#: (:func:`lmmhelpers.refit`) shares its designs, so only its response is checked again.
+_CHECKED = {}
 
 #: Relative size of the part of a column outside the span of the others below which it is
 #: treated as a linear combination of them.
@@ -173,6 +179,11 @@ def check_model(model):
     ValueError: the fixed-effects design is rank deficient: column 'x2' is a linear ...
     """
     _finite("response", model.endog)
+    exog = model.exog if isinstance(model.exog, np.ndarray) else None
+    if exog is not None:
+        ref, signature = _CHECKED.get(id(exog), (None, None))
+        if ref is not None and ref() is exog and signature == _signature(model):
+            return
     _finite("fixed-effects design", model.exog, list(model.exog_names))
     if model.k_re:
         _finite("random-effects design (re_formula)", model.exog_re)
@@ -181,3 +192,14 @@ def check_model(model):
             _finite(f"variance-component design {name!r}", _dense(m))
     _check_fixed_effects(model)
     _check_random_effects(model)
+    if exog is not None:
+        key = id(exog)
+        _CHECKED[key] = (weakref.ref(exog, lambda _, key=key: _CHECKED.pop(key, None)),
+                         _signature(model))
+
+
+def _signature(model):
+    """What else must be the same for a design checked with the same X to be the same."""
+    exog_re = getattr(model, "exog_re", None)
+    return (id(exog_re), tuple(model.exog_vc.names), id(model.exog_vc.mats),
+            int(model.n_groups), int(model.nobs))
