@@ -52,59 +52,73 @@ def _dense(a):
     return a.toarray() if sp.issparse(a) else np.asarray(a, dtype=float)
 
 
-def _conditioning(model):
-    """A basis change that makes the computation independent of the units and offsets of X and y.
+class _Design:
+    """What the structure needs from a model's designs, none of it depending on the response.
 
-    Returns (T⁻¹, b0): the fixed-effect columns are used as X̃ = X T⁻¹ with XᵀX = TᵀT (T from
-    the QR decomposition of X, so X̃ has orthonormal columns), and the response as
-    ỹ = y − X b0 with b0 the least-squares coefficients. Neither changes the REML residuals
-    r = y − Xβ̂ or V; β̂ = b0 + T⁻¹β̃ and Φ = T⁻¹Φ̃T⁻ᵀ transform back exactly. Without it, a
-    response around 1e8 or a covariate around 1e6 loses every digit of yᵀV⁻¹y or XᵀV⁻¹X to
-    cancellation, and the degrees of freedom move with the units.
+    Built once per design and shared by every model with the same arrays (a refit to a new
+    response reuses it): the conditioned basis X̃ = X T⁻¹ (XᵀX = TᵀT, T from the QR
+    decomposition of X, so X̃ has orthonormal columns), the per-group cross-products of
+    [X̃_i, Z_i], the rows of [X̃, Z] stacked group by group, and the E_r patterns.
+
+    The response enters as ỹ = y − X b0, b0 the least-squares coefficients: neither the basis
+    change nor the shift changes the REML residuals r = y − Xβ̂ or V, and β̂ = b0 + T⁻¹β̃,
+    Φ = T⁻¹Φ̃T⁻ᵀ transform back exactly. Without them a response around 1e8 or a covariate
+    around 1e6 loses every digit of yᵀV⁻¹y or XᵀV⁻¹X to cancellation, and the degrees of
+    freedom move with the units.
     """
-    X = np.asarray(model.exog, dtype=float)
-    y = np.asarray(model.endog, dtype=float)
-    _, T = np.linalg.qr(X)
-    signs = np.where(np.diag(T) < 0, -1.0, 1.0)  # a unique T: positive diagonal
-    T = signs[:, None] * T
-    T_inv = np.linalg.solve(T, np.eye(T.shape[0]))
-    b0, *_ = np.linalg.lstsq(X, y, rcond=None)
-    return T, T_inv, b0
+
+    def __init__(self, model):
+        X = np.asarray(model.exog, dtype=float)
+        Q, T = np.linalg.qr(X)
+        signs = np.where(np.diag(T) < 0, -1.0, 1.0)  # a unique T: positive diagonal
+        self.T, self.Q = signs[:, None] * T, Q * signs[None, :]
+        self.T_inv = np.linalg.solve(self.T, np.eye(self.T.shape[0]))
+        p, k_re = model.k_fe, model.k_re
+        vc_names = list(model.exog_vc.names)
+        n_groups = len(model.group_labels)
+        vc_width = [
+            max(_dense(model.exog_vc.mats[j][i]).shape[1] for i in range(n_groups))
+            for j in range(len(vc_names))
+        ]
+        q = k_re + sum(vc_width)
+        blocks, S0 = [], np.empty((n_groups, p + q, p + q))
+        for i in range(n_groups):
+            X_i = np.asarray(model.exog_li[i], dtype=float)
+            W = np.zeros((X_i.shape[0], p + q))
+            W[:, :p] = X_i @ self.T_inv
+            if k_re:
+                W[:, p : p + k_re] = model.exog_re_li[i]
+            col = p + k_re
+            for j, width in enumerate(vc_width):
+                Zj = _dense(model.exog_vc.mats[j][i])
+                W[:, col : col + Zj.shape[1]] = Zj
+                col += width
+            blocks.append(W)
+            S0[i] = W.T @ W
+        self.S0, self.W = S0, np.vstack(blocks)
+        self.n = np.array([len(b) for b in blocks], dtype=float)
+        self.starts = np.concatenate([[0], np.cumsum(self.n)[:-1]]).astype(np.intp)
+        self.rows = np.concatenate([np.asarray(model.row_indices[g]) for g in model.group_labels])
+        self.p, self.q = p, q
+        self.patterns = _patterns(model, k_re, vc_names, vc_width, q)
+
+    def cross_products(self, y):
+        """S (G, m, m) = [X̃_i, Z_i, ỹ_i]ᵀ[X̃_i, Z_i, ỹ_i] for response ``y``, and b0."""
+        y = np.asarray(y, dtype=float)
+        b0 = self.T_inv @ (self.Q.T @ y)
+        b0 += self.T_inv @ (self.Q.T @ (y - self.Q @ (self.T @ b0)))  # one refinement step
+        y_t = (y - (self.Q @ (self.T @ b0)))[self.rows]
+        m = self.p + self.q + 1
+        S = np.empty((len(self.n), m, m))
+        S[:, :-1, :-1] = self.S0
+        cross = np.add.reduceat(self.W * y_t[:, None], self.starts, axis=0)
+        S[:, :-1, -1] = S[:, -1, :-1] = cross
+        S[:, -1, -1] = np.add.reduceat(y_t * y_t, self.starts)
+        return S, b0
 
 
-def _group_design(model, T_inv, b0):
-    """Per-group [X̃_i, Z_i, ỹ_i] with Z_i padded to a common width, and the E_r pattern.
-
-    Returns the cross-products S (G, m, m), the group sizes n (G,), the widths (p, q) and the
-    list of ``(name, E_r)`` pairs for the random-effect parameters (σ² is handled apart).
-    X̃ and ỹ are the conditioned design and response of :func:`_conditioning`.
-    """
-    p, k_re = model.k_fe, model.k_re
-    vc_names = list(model.exog_vc.names)
-    n_groups = len(model.group_labels)
-    vc_width = [
-        max(_dense(model.exog_vc.mats[j][i]).shape[1] for i in range(n_groups))
-        for j in range(len(vc_names))
-    ]
-    q = k_re + sum(vc_width)
-    m = p + q + 1
-    S = np.empty((n_groups, m, m))
-    n = np.empty(n_groups)
-    for i in range(n_groups):
-        X_i = np.asarray(model.exog_li[i], dtype=float)
-        W = np.zeros((X_i.shape[0], m))
-        W[:, :p] = X_i @ T_inv
-        if k_re:
-            W[:, p : p + k_re] = model.exog_re_li[i]
-        col = p + k_re
-        for j, width in enumerate(vc_width):
-            Zj = _dense(model.exog_vc.mats[j][i])
-            W[:, col : col + Zj.shape[1]] = Zj
-            col += width
-        W[:, -1] = np.asarray(model.endog_li[i], dtype=float) - X_i @ b0
-        S[i] = W.T @ W
-        n[i] = X_i.shape[0]
-
+def _patterns(model, k_re, vc_names, vc_width, q):
+    """(name, E_r) for every random-effect parameter: Ψ's lower triangle, then each τ²_j."""
     patterns = []
     re_names = list(model.data.exog_re_names) if k_re else []
     for a in range(k_re):
@@ -119,7 +133,24 @@ def _group_design(model, T_inv, b0):
         E[col : col + width, col : col + width] = np.eye(width)
         patterns.append((f"{name} Var", E))
         col += width
-    return S, n, p, q, patterns
+    return patterns
+
+
+#: Designs by the identity of their fixed-effects array (weakly held): a model refitted to a
+#: new response shares its arrays with the original, so its structure reuses the design.
+_DESIGNS = {}
+
+
+def _design(model):
+    exog = model.exog
+    key = (id(exog), id(getattr(model, "exog_re", None)), id(model.exog_vc.mats))
+    entry = _DESIGNS.get(key)
+    if entry is not None and entry[0]() is exog:
+        return entry[1]
+    design = _Design(model)
+    if isinstance(exog, np.ndarray):
+        _DESIGNS[key] = (weakref.ref(exog, lambda _, key=key: _DESIGNS.pop(key, None)), design)
+    return design
 
 
 class CovarianceStructure:
@@ -147,8 +178,10 @@ class CovarianceStructure:
         self.model = model
         self.params = params
         self._memo = {}
-        self._T, self._T_inv, self._b0 = _conditioning(model)
-        S, n, p, q, patterns = _group_design(model, self._T_inv, self._b0)
+        design = _design(model)
+        S, self._b0 = design.cross_products(model.endog)
+        self._T, self._T_inv = design.T, design.T_inv
+        n, p, q, patterns = design.n, design.p, design.q, design.patterns
         self.p, self.q = p, q
         self.n_obs = float(n.sum())
         self.E = np.array([E for _, E in patterns]).reshape(len(patterns), q, q)
