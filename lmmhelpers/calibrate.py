@@ -88,28 +88,31 @@ class RefitTests:
         self.result, self.terms, self.methods = result, tuple(terms), tuple(methods)
 
     def run(self, rep):
+        from lmmhelpers.covariance import structure
         from lmmhelpers.fitting import refit
-        from lmmhelpers.tables import coef_table
+        from lmmhelpers.tables import t_test
 
-        rows = []
         try:
             fit = refit(self.result, rep.data["y"].to_numpy())
+            cs = structure(fit)
         except Exception as exc:  # noqa: BLE001 - a failed refit is a counted row, not a crash
             return [_row(m, t, status="error", message=f"{type(exc).__name__}: {exc}")
                     for t in self.terms for m in self.methods]
         common = {"converged": bool(fit.converged), "boundary": bool(fit.boundary)}
-        for method in self.methods:
-            try:
-                table = coef_table(fit, ddf=method)
-            except Exception as exc:  # noqa: BLE001
-                rows += [_row(method, t, status="error", message=f"{type(exc).__name__}: {exc}",
-                              **common) for t in self.terms]
-                continue
-            for term in self.terms:
-                r = table.loc[term]
-                rows.append(_row(method, term, estimate=float(r["Coef."]),
-                                 std_err=float(r["Std.Err."]), statistic=float(r["t"]),
-                                 df=float(r["df"]), p_value=float(r["P>|t|"]), **common))
+        names = list(fit.model.exog_names)
+        rows = []
+        for term in self.terms:
+            l = np.eye(len(names))[names.index(term)]
+            for method in self.methods:
+                try:
+                    r = t_test(cs, l, ddf=method)
+                except Exception as exc:  # noqa: BLE001
+                    rows.append(_row(method, term, status="error",
+                                     message=f"{type(exc).__name__}: {exc}", **common))
+                    continue
+                rows.append(_row(method, term, estimate=r["estimate"], std_err=r["se"],
+                                 statistic=r["t"], df=r["df"], p_value=r["p"], **common))
+        # rows ordered term by term, methods within, as calibrate's table
         return rows
 
 
