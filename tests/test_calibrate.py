@@ -1,0 +1,74 @@
+"""calibrate on designs whose answer is known (issue 15's validation)."""
+
+import numpy as np
+import pandas as pd
+import pytest
+import statsmodels.formula.api as smf
+from scipy import stats
+
+from lmmhelpers import fit_mixedlm
+from lmmhelpers.calibrate import CALIBRATION_COLUMNS, calibrate
+
+
+def _between_fit(n_groups, per=5, group_var=4.0, seed=0):
+    """A balanced nested design, treatment between groups, a clearly positive group variance
+    (boundary refits are rare, so Satterthwaite is the exact t test on the group means)."""
+    rng = np.random.default_rng(seed)
+    g = np.repeat(np.arange(n_groups), per)
+    df = pd.DataFrame({"g": g, "trt": g % 2})
+    df["y"] = np.sqrt(group_var) * rng.normal(size=n_groups)[g] + rng.normal(size=g.size)
+    return fit_mixedlm(smf.mixedlm("y ~ trt", df, groups="g"))
+
+
+def _within(rate, target, n, z=3.5):
+    """|rate − target| within z binomial standard errors at the target."""
+    return abs(rate - target) <= z * np.sqrt(target * (1 - target) / n)
+
+
+@pytest.mark.parametrize("n_groups", [4, 8])
+def test_satterthwaite_holds_the_level_and_z_has_its_exact_level(n_groups):
+    n_sim = 600
+    table = calibrate(_between_fit(n_groups), n_sim=n_sim, seed=3)
+    assert list(table.columns) == list(CALIBRATION_COLUMNS)
+    table = table.set_index("method")
+    assert (table["n_used"] + table["n_failed"] == n_sim).all()
+    # Satterthwaite = the t test on the group means (df G − 2): exact level 0.05
+    assert _within(table.loc["satterthwaite", "rate"], 0.05, n_sim)
+    # the z test's exact level here: P(|t_{G−2}| > 1.96)
+    exact_z = 2 * stats.t.sf(stats.norm.ppf(0.975), n_groups - 2)
+    assert _within(table.loc["normal", "rate"], exact_z, n_sim)
+    assert table.loc["normal", "rate"] > table.loc["satterthwaite", "rate"]
+
+
+def test_same_numbers_for_any_n_jobs_other_numbers_for_another_seed():
+    result = _between_fit(6)
+    one = calibrate(result, n_sim=24, seed=5, n_jobs=1)
+    two = calibrate(result, n_sim=24, seed=5, n_jobs=2)
+    pd.testing.assert_frame_equal(one, two)
+    _, draws_a = calibrate(result, n_sim=24, seed=5, return_draws=True)
+    _, draws_b = calibrate(result, n_sim=24, seed=6, return_draws=True)
+    assert not np.allclose(draws_a["p_value"], draws_b["p_value"])
+
+
+def test_summary_names_each_method_and_verdict():
+    table = calibrate(_between_fit(6), n_sim=30, seed=1)
+    summary = table.attrs["summary"]
+    for method in ("normal", "satterthwaite", "kenward-roger"):
+        assert f"trt, {method}: rate" in summary
+
+
+def test_bad_arguments_are_named():
+    result = _between_fit(6)
+    with pytest.raises(ValueError, match="terms must name coefficients"):
+        calibrate(result, terms="nope", n_sim=5)
+    with pytest.raises(ValueError, match="n_sim must be an int >= 1"):
+        calibrate(result, n_sim=0)
+    with pytest.raises(ValueError, match="methods must be one of"):
+        calibrate(result, methods=("bogus",), n_sim=5)
+    with pytest.raises(ValueError, match="alpha"):
+        calibrate(result, n_sim=5, alpha=1.0)
+    with pytest.raises(TypeError, match="MixedLM"):
+        calibrate("not a fit")
+    ml = fit_mixedlm(result.model, reml=False)
+    with pytest.raises(ValueError, match="REML"):
+        calibrate(ml, n_sim=5)
