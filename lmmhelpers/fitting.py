@@ -332,7 +332,7 @@ def fit_mixedlm(
     return _finish(result, rows, *verdict)
 
 
-def refit(result, y):
+def refit(result, y, *, start="previous"):
     """The same model fitted to a new response, every structure reused (MixedModels.jl refit!).
 
     The designs (X, Z, groups), the method (REML or ML) and the settings of ``result`` are
@@ -346,6 +346,12 @@ def refit(result, y):
         A fit by :func:`fit_mixedlm` with the engine (``engine="lmmhelpers"``).
     y : array_like, shape (n,)
         The new response, in the row order of the model's data.
+    start : {"previous", "default"}, default "previous"
+        Start the optimizer at the θ of ``result`` (fewest evaluations when the new response
+        resembles the old), or at lme4's default start, as :func:`fit_mixedlm` does: then the
+        refit gives the same numbers as a fresh fit of the new response, whatever ``result``
+        was (the study runner uses this, so that its tables do not depend on which replicate
+        a worker fitted first).
 
     Returns
     -------
@@ -379,16 +385,19 @@ def refit(result, y):
             "refit needs a result of fit_mixedlm with engine='lmmhelpers' (this one was "
             "fitted by statsmodels' optimizers); fit the new response with fit_mixedlm"
         )
+    if start not in ("previous", "default"):
+        raise ValueError(f"start must be 'previous' or 'default', got {start!r}")
     y = np.asarray(y, dtype=float).ravel()
     if not np.all(np.isfinite(y)):
         raise ValueError("y must be finite")
     work = _statsmodels.with_response(bare.model, y)
     crit = copy.copy(state["criterion"])  # the first result's criterion keeps its response,
     crit.set_response(y)  # so refits from one result in several threads do not interfere
+    theta0 = state["theta"] if start == "previous" else _start_theta(work, crit, None)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", ConvergenceWarning)
         warnings.filterwarnings("ignore", category=RuntimeWarning)
-        new, row, check = _engine_fit(work, crit, state["reml"], state["theta"],
+        new, row, check = _engine_fit(work, crit, state["reml"], theta0,
                                       state["grad_tol"], state["maxiter"], state["snap"])
     return _finish(new, [row], row["method"], check["grad_norm"], check["converged"],
                    check["inward_slope"] or None, check["boundary"])

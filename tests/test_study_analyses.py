@@ -5,6 +5,7 @@ from functools import partial
 from pathlib import Path
 
 import numpy as np
+import pandas as pd
 import pytest
 import statsmodels.formula.api as smf
 from scipy import stats
@@ -69,6 +70,8 @@ def test_convergence_warnings_are_captured_into_the_table(monkeypatch):
         return result, converged, boundary
 
     monkeypatch.setattr(replicate_module, "_fit_model", troubled)
+    # every replicate through _fit_model: no template refits
+    monkeypatch.setattr(replicate_module, "_keep_template", lambda *args: None)
     with warnings.catch_warnings():
         warnings.simplefilter("error")  # nothing may escape into a notebook
         res = null_pvalue_study(3, 4, 1.0, 1.0, n_sim=10, seed=4, progress=False,
@@ -137,3 +140,23 @@ def test_lrt_analysis_checks_nesting():
     assert res.loc[0, "status"] == "error" and "null_formula" in res.loc[0, "message"]
 
 
+
+
+def test_replicates_with_the_same_design_are_refitted_and_give_a_fresh_fits_numbers(
+        monkeypatch):
+    """The runner refits a template (issue 12) and the table equals that of fresh fits."""
+    calls = []
+    original = replicate_module.refit
+
+    def counting(*args, **kwargs):
+        calls.append(1)
+        return original(*args, **kwargs)
+
+    monkeypatch.setattr(replicate_module, "_TEMPLATES", {})
+    monkeypatch.setattr(replicate_module, "refit", counting)
+    refitted = null_pvalue_study(4, 5, 1.0, 1.0, n_sim=8, seed=2, progress=False)
+    assert len(calls) >= 7  # the template check, then every later replicate
+    monkeypatch.setattr(replicate_module, "_TEMPLATES", {})
+    monkeypatch.setattr(replicate_module, "_keep_template", lambda *args: None)
+    fresh = null_pvalue_study(4, 5, 1.0, 1.0, n_sim=8, seed=2, progress=False)
+    pd.testing.assert_frame_equal(refitted, fresh)

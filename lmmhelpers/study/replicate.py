@@ -5,23 +5,34 @@ which fits each distinct model once and shares the result: the z, Satterthwaite 
 Kenward-Roger rows of a :class:`~lmmhelpers.study.MixedLMTest` read one REML fit, and two
 analyses of the same model (say, for two terms) read the same fit too.
 
-The seam
-    :func:`_fit_model` is the only call into the fitting engine. To fit a replicate by
-    refitting a template model to the new response (the engine's ``refit``), change that
-    function (or :meth:`Replicate._fit_mixed`, which builds the statsmodels model); the
-    analyses, the runner and the cache do not change. A fit never raises: its exception and
-    the warnings it emitted are recorded in the :class:`Fit` and reported by every row that
-    reads it.
+Refitting
+    Most designs give every replicate the same predictors and groups; only the response
+    changes. The first fit of a model in a worker process is kept as a *template*; a later
+    replicate whose data equal the template's in every column but the response is fitted by
+    :func:`lmmhelpers.refit` (every design structure reused, no formula parsing, no model
+    construction) from lme4's default start, which gives exactly the numbers of a fresh fit,
+    so a study's table does not depend on which replicate a worker saw first, nor on
+    ``n_jobs``. Anything else (other rows, missing values, a transformed response, a model
+    the engine does not support) is fitted afresh.
+
+A fit never raises: its exception and the warnings it emitted are recorded in the
+:class:`Fit` and reported by every row that reads it.
 """
 
 from __future__ import annotations
 
 from typing import Any, NamedTuple
 
+import numpy as np
 import pandas as pd
 
-from lmmhelpers.fitting import fit_mixedlm
+from lmmhelpers.fitting import fit_mixedlm, refit
 from lmmhelpers.study._rows import capture
+
+#: Per process: the template fit of each model (key of :meth:`Replicate.mixed_fit`) and the
+#: data it was fitted to. A handful of models at most are live in one study.
+_TEMPLATES = {}
+_MAX_TEMPLATES = 16
 
 
 class Fit(NamedTuple):
@@ -60,13 +71,20 @@ class Replicate:
         """The :class:`Fit` of a MixedLM (``vc_formula`` as sorted (name, formula) pairs)."""
         key = ("mixedlm", formula, groups, re_formula, vc_formula, reml)
         if key not in self._fits:
-            self._fits[key] = self._fit_mixed(formula, groups, re_formula, vc_formula, reml)
+            self._fits[key] = self._fit_mixed(key, formula, groups, re_formula, vc_formula, reml)
         return self._fits[key]
 
-    def _fit_mixed(self, formula, groups, re_formula, vc_formula, reml):
+    def _fit_mixed(self, key, formula, groups, re_formula, vc_formula, reml):
         import statsmodels.formula.api as smf
 
+        response = formula.split("~", 1)[0].strip()
+
         def fit():
+            template = _TEMPLATES.get(key)
+            if template is not None and _same_design(template[1], self.data, response):
+                result = refit(template[0], self.data[response].to_numpy(dtype=float),
+                               start="default")
+                return result, bool(result.converged), bool(result.boundary)
             model = smf.mixedlm(
                 formula,
                 self.data,
@@ -74,13 +92,43 @@ class Replicate:
                 re_formula=re_formula,
                 vc_formula=None if vc_formula is None else dict(vc_formula),
             )
-            return _fit_model(model, reml)
+            value = _fit_model(model, reml)
+            _keep_template(key, value[0], self.data, response)
+            return value
 
         value, error, texts = capture(fit)
         if error is not None:
             return Fit(None, pd.NA, pd.NA, error, texts)
         result, converged, boundary = value
         return Fit(result, converged, boundary, None, texts)
+
+
+def _same_design(template_data, data, response):
+    """Whether ``data`` equals the template's data in everything but the response column."""
+    if response not in data.columns or data.shape != template_data.shape:
+        return False
+    if not (data.columns.equals(template_data.columns) and data.index.equals(template_data.index)):
+        return False
+    others = [c for c in data.columns if c != response]
+    return data[others].equals(template_data[others])
+
+
+def _keep_template(key, result, data, response):
+    """Keep a fit as the template of its model when refit can reproduce it."""
+    if response not in data.columns or len(_TEMPLATES) >= _MAX_TEMPLATES and key not in _TEMPLATES:
+        return
+    endog = np.asarray(result.model.endog, dtype=float)
+    y = data[response].to_numpy(dtype=float)
+    if endog.shape == y.shape and np.array_equal(endog, y) and _refittable(result):
+        _TEMPLATES[key] = (result, data)
+
+
+def _refittable(result):
+    try:
+        refit(result, np.asarray(result.model.endog, dtype=float), start="default")
+    except ValueError:
+        return False  # fitted by statsmodels' optimizers (a model the engine does not take)
+    return True
 
 
 def _fit_model(model, reml):
