@@ -185,6 +185,35 @@ def f_test(cs, L, *, rhs=None, ddf="satterthwaite"):
     return {"num_df": q, "den_df": float(den), "F": float(F), "p": float(p)}
 
 
+def coefficient_test(result, term, ddf="satterthwaite"):
+    """The t test of one coefficient: :func:`coef_table`'s row for ``term``, as a dict.
+
+    The same validation and numbers as :func:`coef_table` without building the table (a
+    Monte Carlo study tests one coefficient in thousands of fits).
+
+    Returns
+    -------
+    dict
+        ``estimate``, ``se``, ``df``, ``t``, ``p``.
+
+    Examples
+    --------
+    >>> import numpy as np, pandas as pd, statsmodels.formula.api as smf
+    >>> from lmmhelpers import fit_mixedlm
+    >>> rng = np.random.default_rng(0)
+    >>> g = np.repeat(np.arange(8), 5)
+    >>> df = pd.DataFrame({"g": g, "trt": g % 2, "y": rng.normal(size=8)[g] + rng.normal(size=40)})
+    >>> result = fit_mixedlm(smf.mixedlm("y ~ trt", df, groups="g"))
+    >>> round(coefficient_test(result, "trt", ddf="kenward-roger")["df"], 3)
+    6.0
+    """
+    bare, ddf = _check_result(result, ddf)
+    names = list(bare.model.exog_names)
+    if term not in names:
+        raise KeyError(f"term {term!r} is not a coefficient of the model: {names}")
+    return t_test(structure(bare), np.eye(len(names))[names.index(term)], ddf=ddf)
+
+
 def _t_row(res, alpha):
     half = _t_quantile(1 - alpha / 2, res["df"]) * res["se"]
     return [res["estimate"], res["se"], res["df"], res["t"], res["p"],

@@ -17,7 +17,7 @@ from scipy import stats
 
 from lmmhelpers._validation import check_ddf, check_str
 from lmmhelpers.study.base import Analysis
-from lmmhelpers.tables import coef_table
+from lmmhelpers.tables import coefficient_test
 
 __all__ = ["FixedEffectsTest", "GEETest", "GroupMeansTTest", "LikelihoodRatioTest", "MixedLMTest"]
 
@@ -108,13 +108,10 @@ class MixedLMTest(Analysis):
 
 
 def _from_coef_table(result, term, method):
-    table = coef_table(result, ddf=method)
-    if term not in table.index:
-        raise KeyError(f"term {term!r} is not a coefficient of the model: {list(table.index)}")
-    row = table.loc[term]
-    return {"estimate": float(row["Coef."]), "std_err": float(row["Std.Err."]),
-            "statistic": float(row["t"]), "df": float(row["df"]),
-            "p_value": float(row["P>|t|"])}
+    """The row of :func:`lmmhelpers.coef_table` for ``term`` (without building the table)."""
+    res = coefficient_test(result, term, ddf=method)
+    return {"estimate": res["estimate"], "std_err": res["se"], "statistic": res["t"],
+            "df": res["df"], "p_value": res["p"]}
 
 
 @dataclass(frozen=True)

@@ -103,14 +103,19 @@ class Replicate:
         return Fit(result, converged, boundary, None, texts)
 
 
-def _same_design(template_data, data, response):
+def _same_design(template_columns, data, response):
     """Whether ``data`` equals the template's data in everything but the response column."""
-    if response not in data.columns or data.shape != template_data.shape:
+    if response not in data.columns or list(data.columns) != list(template_columns):
         return False
-    if not (data.columns.equals(template_data.columns) and data.index.equals(template_data.index)):
-        return False
-    others = [c for c in data.columns if c != response]
-    return data[others].equals(template_data[others])
+    for name, values in template_columns.items():
+        if name == response:
+            continue
+        column = data[name].to_numpy()
+        if column.shape != values.shape or column.dtype != values.dtype:
+            return False
+        if not np.array_equal(column, values):
+            return False
+    return True
 
 
 def _keep_template(key, result, data, response):
@@ -120,7 +125,7 @@ def _keep_template(key, result, data, response):
     endog = np.asarray(result.model.endog, dtype=float)
     y = data[response].to_numpy(dtype=float)
     if endog.shape == y.shape and np.array_equal(endog, y) and _refittable(result):
-        _TEMPLATES[key] = (result, data)
+        _TEMPLATES[key] = (result, {name: data[name].to_numpy() for name in data.columns})
 
 
 def _refittable(result):
