@@ -6,10 +6,14 @@ Only public names are imported here; everything is defined in its own module.
 __version__ = "0.1.0"
 
 from lmmhelpers.between_within import between_within_df, between_within_term_df
+from lmmhelpers.bootstrap import bootstrap_test
+from lmmhelpers.calibrate import calibrate
 from lmmhelpers.datasets import reference, reference_cases, seed003_table
+from lmmhelpers.draws import draw_response
 from lmmhelpers.fitting import fit_mixedlm, refit
 from lmmhelpers.parameters import is_boundary
-from lmmhelpers.plots import pvalue_histogram, pvalue_qq, rejection_curve
+from lmmhelpers.plots import power_curve_plot, pvalue_histogram, pvalue_qq, rejection_curve
+from lmmhelpers.power import power_curve
 from lmmhelpers.simulate import (
     crossed_design,
     repeated_measures_design,
@@ -40,6 +44,11 @@ from lmmhelpers.tables import anova_table, coef_table, contrast_test
 
 __all__ = [
     "__version__",
+    "bootstrap_test",
+    "calibrate",
+    "draw_response",
+    "power_curve",
+    "power_curve_plot",
     "anova_table",
     "between_within_df",
     "between_within_term_df",

@@ -14,7 +14,7 @@ from scipy import stats
 from lmmhelpers._validation import check_int, check_probability, check_real
 from lmmhelpers.summaries import rejection_rate
 
-__all__ = ["pvalue_histogram", "pvalue_qq", "rejection_curve"]
+__all__ = ["power_curve_plot", "pvalue_histogram", "pvalue_qq", "rejection_curve"]
 
 _MARKERS = ("o", "s", "^", "D", "v", "P", "X", "*")
 _LINESTYLES = ("-", "--", "-.", ":", (0, (5, 1)), (0, (3, 1, 1, 1, 1, 1)))
@@ -235,20 +235,80 @@ def rejection_curve(results, x="n_groups", *, alpha=0.05, methods=None, level=0.
         table = rejection_rate(results, alpha=alpha, by=["method", x], level=level)
     methods = _methods(table, methods)
     dodge = check_real("dodge", dodge, minimum=0.0)
-    span = float(np.ptp(table[x].to_numpy(float))) if len(table) else 0.0
     ax = _axes(ax)
-    colours = _palette(len(methods))
     ax.axhline(alpha, color="black", ls="--", lw=1, label=f"nominal {alpha:g}")
-    for j, m in enumerate(methods):
-        t = table[table["method"] == m].sort_values(x)
-        xs = t[x].to_numpy(float) + (j - (len(methods) - 1) / 2) * dodge * span
-        rate = t["rate"].to_numpy(float)
-        err = np.vstack([rate - t["lower"].to_numpy(float), t["upper"].to_numpy(float) - rate])
-        ax.errorbar(xs, rate, yerr=err, color=colours[j], marker=_MARKERS[j % len(_MARKERS)],
-                    ls=_LINESTYLES[j % len(_LINESTYLES)], capsize=3, label=m)
+    _rate_lines(ax, table, x, "rate", methods, dodge)
     ax.set_xlabel(x.replace("_", " "))
     ax.set_ylabel(f"rejection rate at α = {alpha:g}")
     ax.set_ylim(bottom=0)
     ax.set_title("Type I error by number of groups" if x == "n_groups" else "Rejection rate")
+    ax.legend(frameon=False, fontsize="small")
+    return ax
+
+
+def _rate_lines(ax, table, x, value, methods, dodge):
+    """One line per method of ``value`` against ``x`` with its interval as error bars."""
+    span = float(np.ptp(table[x].to_numpy(float))) if len(table) else 0.0
+    colours = _palette(len(methods))
+    for j, m in enumerate(methods):
+        t = table[table["method"] == m].sort_values(x)
+        xs = t[x].to_numpy(float) + (j - (len(methods) - 1) / 2) * dodge * span
+        rate = t[value].to_numpy(float)
+        err = np.vstack([rate - t["lower"].to_numpy(float), t["upper"].to_numpy(float) - rate])
+        ax.errorbar(xs, rate, yerr=err, color=colours[j], marker=_MARKERS[j % len(_MARKERS)],
+                    ls=_LINESTYLES[j % len(_LINESTYLES)], capsize=3, label=m)
+
+
+def power_curve_plot(curve, x, *, methods=None, target=0.8, dodge=0.01, ax=None):
+    """Power against one grid parameter, one line per method, from :func:`lmmhelpers.power_curve`.
+
+    Parameters
+    ----------
+    curve : pandas.DataFrame
+        The table of :func:`lmmhelpers.power_curve` (columns ``method``, ``power``, ``lower``,
+        ``upper`` and the grid's); filter it to one value of the other grid parameters first.
+    x : str
+        The grid column on the horizontal axis.
+    methods : str or sequence of str, optional
+        Methods to plot (default: all).
+    target : float or None, default 0.8
+        A reference line at the power one plans for (None for none).
+    dodge : float, default 0.01
+        Horizontal offset between methods, as a fraction of the range of ``x``.
+    ax : matplotlib Axes, optional
+
+    Returns
+    -------
+    matplotlib.axes.Axes
+
+    Examples
+    --------
+    >>> import matplotlib
+    >>> matplotlib.use("Agg")
+    >>> import pandas as pd
+    >>> curve = pd.DataFrame({"n_groups": [4, 8, 4, 8], "method": ["z", "z", "t", "t"],
+    ...                       "power": [0.4, 0.7, 0.3, 0.65], "lower": [0.35, 0.65, 0.25, 0.6],
+    ...                       "upper": [0.45, 0.75, 0.35, 0.7]})
+    >>> power_curve_plot(curve, "n_groups").get_ylabel()
+    'power'
+    """
+    if not isinstance(curve, pd.DataFrame):
+        raise TypeError(f"curve must be a DataFrame, got {type(curve).__name__}")
+    _check_table(curve, ["method", "power", "lower", "upper"])
+    if x not in curve.columns:
+        raise ValueError(f"x must name a column of curve, got {x!r}")
+    if curve.duplicated(["method", x]).any():
+        raise ValueError(f"curve has several rows per method and {x}: filter it to one value "
+                         "of the other grid parameters (and one term) first")
+    methods = _methods(curve, methods)
+    dodge = check_real("dodge", dodge, minimum=0.0)
+    ax = _axes(ax)
+    if target is not None:
+        target = check_probability("target", target)
+        ax.axhline(target, color="black", ls=":", lw=1, label=f"target {target:g}")
+    _rate_lines(ax, curve, x, "power", methods, dodge)
+    ax.set_xlabel(x.replace("_", " "))
+    ax.set_ylabel("power")
+    ax.set_ylim(0, 1)
     ax.legend(frameon=False, fontsize="small")
     return ax
