@@ -251,6 +251,40 @@ class CovarianceStructure:
         """XᵀV⁻¹X; shape (p, p)."""
         return self._to_original_info(self._A1[:, self._x, self._x].sum(0))
 
+    # -- the conditioned basis: where the inference modules compute ----------------------------
+    def conditioned(self, L):
+        """A contrast in the conditioned basis: L̃ = L T⁻¹, so that Lβ = L̃β̃ and LΦLᵀ = L̃Φ̃L̃ᵀ.
+
+        Φ is badly conditioned when a covariate has a large offset (the intercept sits far
+        from the data); every formula of Satterthwaite and Kenward-Roger is a congruence in Φ,
+        P_r and Q_rs, so it gives the same value from (L̃, Φ̃, P̃, Q̃), without the
+        cancellation.
+        """
+        return np.asarray(L, dtype=float) @ self._T_inv
+
+    @property
+    def Phi_c(self):
+        """Φ̃ = (X̃ᵀV⁻¹X̃)⁻¹ in the conditioned basis; (p, p)."""
+        return self._Phi_t
+
+    @property
+    def P_c(self):
+        """P̃_r = −X̃ᵀV⁻¹G_rV⁻¹X̃ in the conditioned basis; (R, p, p)."""
+        return -self._F_t
+
+    @property
+    def Q_c(self):
+        """Q̃_rs in the conditioned basis; (R, R, p, p)."""
+        return self._Q_t
+
+    def dPhi_c(self):
+        """∂Φ̃/∂γ_r = Φ̃ F̃_r Φ̃ in the conditioned basis; (R, p, p)."""
+        return self._dPhi_t
+
+    def to_original(self, M):
+        """T⁻¹ M T⁻ᵀ: a covariance of β̃ (conditioned basis) as a covariance of β."""
+        return self._to_original(M)
+
     def cached(self, name, compute):
         """The value of ``compute(self)``, computed once per structure and kept under ``name``.
 
@@ -394,9 +428,12 @@ class CovarianceStructure:
         return -self.trace_PiGPiG / 2 + hh
 
     @cached_property
+    def _dPhi_t(self):
+        return np.einsum("ab,rbc,cd->rad", self._Phi_t, self._F_t, self._Phi_t)
+
+    @cached_property
     def _dPhi(self):
-        dPhi_t = np.einsum("ab,rbc,cd->rad", self._Phi_t, self._F_t, self._Phi_t)
-        return self._to_original(dPhi_t)
+        return self._to_original(self._dPhi_t)
 
     def dPhi(self):
         """∂Φ/∂γ_r = Φ F_r Φ for every r; shape (R, p, p). Computed once per structure."""

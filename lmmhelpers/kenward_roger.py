@@ -63,11 +63,16 @@ def Phi_A(cs):
     -------
     ndarray, shape (p, p)
     """
-    return cs.cached("kenward_roger.Phi_A", _Phi_A)
+    return cs.cached("kenward_roger.Phi_A", lambda cs: cs.to_original(Phi_A_conditioned(cs)))
 
 
-def _Phi_A(cs):
-    W, P, Q, Phi = W_matrix(cs), cs.P, cs.Q, cs.Phi
+def Phi_A_conditioned(cs):
+    """Φ̃_A, eq. 5 in the conditioned basis of the structure (Φ_A = T⁻¹Φ̃_AT⁻ᵀ exactly)."""
+    return cs.cached("kenward_roger.Phi_A_c", _Phi_A_c)
+
+
+def _Phi_A_c(cs):
+    W, P, Q, Phi = W_matrix(cs), cs.P_c, cs.Q_c, cs.Phi_c
     PPhiP = np.einsum("iab,bc,jcd->ijad", P, Phi, P)
     U = np.einsum("ij,ijab->ab", W, Q - PPhiP)
     U = (U + U.T) / 2
@@ -89,12 +94,12 @@ def ddf_and_scale(cs, L):
     m : float
     lam : float
     """
-    L = np.atleast_2d(np.asarray(L, dtype=float))
+    L = cs.conditioned(np.atleast_2d(np.asarray(L, dtype=float)))  # invariant, well scaled
     ell = L.shape[0]
-    Phi, W = cs.Phi, W_matrix(cs)
+    Phi, W = cs.Phi_c, W_matrix(cs)
     Theta = L.T @ np.linalg.solve(L @ Phi @ L.T, L)
     # ΘΦP_iΦ for each variance parameter i
-    TPP = np.einsum("ab,bc,icd,de->iae", Theta, Phi, cs.P, Phi)
+    TPP = np.einsum("ab,bc,icd,de->iae", Theta, Phi, cs.P_c, Phi)
     tr = np.einsum("iaa->i", TPP)
     A1 = float(tr @ W @ tr)
     A2 = float(np.einsum("ij,iab,jba->", W, TPP, TPP))
@@ -133,6 +138,7 @@ def f_statistic(cs, L, rhs=None):
     ell = L.shape[0]
     rhs = np.zeros(ell) if rhs is None else np.asarray(rhs, dtype=float).reshape(-1)
     diff = L @ cs.beta - rhs
-    F = float(diff @ np.linalg.solve(L @ Phi_A(cs) @ L.T, diff)) / ell
+    Lc = cs.conditioned(L)
+    F = float(diff @ np.linalg.solve(Lc @ Phi_A_conditioned(cs) @ Lc.T, diff)) / ell
     m, lam = ddf_and_scale(cs, L)
     return lam * F, ell, m

@@ -146,7 +146,8 @@ def _vcov_varpar(cs):
 def _gradients(cs, L):
     """g_m = ∂(l_mᵀΦl_m)/∂φ for each row of L; shape (rows, R)."""
     A, J = vcov_varpar(cs)
-    g_gamma = np.einsum("ma,rab,mb->mr", L, cs.dPhi(), L)
+    Lc = cs.conditioned(L)  # lᵀ(∂Φ/∂γ)l = l̃ᵀ(∂Φ̃/∂γ)l̃, without the cancellation
+    g_gamma = np.einsum("ma,rab,mb->mr", Lc, cs.dPhi_c(), Lc)
     return g_gamma @ J, A
 
 
@@ -164,7 +165,8 @@ def satterthwaite_df(cs, l):
     """
     l = np.asarray(l, dtype=float).reshape(1, -1)
     g, A = _gradients(cs, l)
-    v = float(l[0] @ cs.Phi @ l[0])
+    lc = cs.conditioned(l[0])
+    v = float(lc @ cs.Phi_c @ lc)
     return 2 * v**2 / float(g[0] @ A @ g[0])
 
 
@@ -185,7 +187,8 @@ def f_statistic(cs, L, rhs=None):
     """
     L = np.atleast_2d(np.asarray(L, dtype=float))
     rhs = np.zeros(L.shape[0]) if rhs is None else np.asarray(rhs, dtype=float).reshape(-1)
-    d, P = np.linalg.eigh(L @ cs.Phi @ L.T)
+    Lc = cs.conditioned(L)
+    d, P = np.linalg.eigh(Lc @ cs.Phi_c @ Lc.T)
     d, P = d[::-1], P[:, ::-1]
     q = int(np.sum(d > np.sqrt(np.finfo(float).eps) * max(d[0], 0)))
     d, P = d[:q], P[:, :q]

@@ -121,9 +121,11 @@ def _t_quantile(prob, df):
 # Each method supplies only what differs: the variance of lᵀβ̂ and its df for a t test, and the
 # statistic with its df for an F test. Everything else (estimate, t, p) is computed once here.
 def _variance_and_df(cs, l, ddf):
+    lc = cs.conditioned(l)  # lᵀΦl = l̃ᵀΦ̃l̃, computed where Φ is well conditioned
     if ddf == "kenward-roger":
-        return float(l @ kenward_roger.Phi_A(cs) @ l), kenward_roger.ddf_and_scale(cs, l)[0]
-    variance = float(l @ cs.Phi @ l)
+        variance = float(lc @ kenward_roger.Phi_A_conditioned(cs) @ lc)
+        return variance, kenward_roger.ddf_and_scale(cs, l)[0]
+    variance = float(lc @ cs.Phi_c @ lc)
     if ddf == "satterthwaite":
         return variance, satterthwaite.satterthwaite_df(cs, l)
     return variance, np.inf
@@ -180,7 +182,8 @@ def f_test(cs, L, *, rhs=None, ddf="satterthwaite"):
     else:
         diff = L @ cs.beta - rhs
         q, den = L.shape[0], np.inf
-        F = float(diff @ np.linalg.solve(L @ cs.Phi @ L.T, diff)) / q
+        Lc = cs.conditioned(L)
+        F = float(diff @ np.linalg.solve(Lc @ cs.Phi_c @ Lc.T, diff)) / q
     p = special.chdtrc(q, q * F) if np.isinf(den) else special.fdtrc(q, den, F)
     return {"num_df": q, "den_df": float(den), "F": float(F), "p": float(p)}
 
