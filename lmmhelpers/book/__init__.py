@@ -39,6 +39,7 @@ from lmmhelpers.book.scenarios import (
     nested_slopes,
     null_pvalue_study,
     pvalue_study,
+    square_crossed,
     two_input_analyses,
 )
 from lmmhelpers.book.studies import (
@@ -88,6 +89,7 @@ __all__ = [
     "run_seeded",
     "seed003_table",
     "seed_sweeps",
+    "square_crossed",
     "time_corrections",
     "two_input_analyses",
 ]

@@ -40,6 +40,7 @@ __all__ = [
     "nested_slopes",
     "null_pvalue_study",
     "pvalue_study",
+    "square_crossed",
     "two_input_analyses",
 ]
 
@@ -283,6 +284,36 @@ def crossed_lrt(data, drop="item"):
         reduced = fit_mixedlm(
             crossed_model(data, vc={k: v for k, v in CROSSED_VC.items() if k != drop}))
     return max(2 * (float(full.llf) - float(reduced.llf)), 0.0), bool(full.boundary)
+
+
+def square_crossed(size, seed=0):
+    """A square crossed design (``size`` subjects × ``size`` items) and its one-group model.
+
+    The design of the crossed timings: :func:`crossed_one_group` without by-subject slopes.
+
+    Parameters
+    ----------
+    size : int
+        Subjects, and items (half of them in each category).
+    seed : int, default 0
+
+    Returns
+    -------
+    data : pandas.DataFrame
+    model : statsmodels MixedLM
+        :func:`crossed_model` of the data.
+    lme4_formula : str
+        The same model in lme4's notation.
+
+    Examples
+    --------
+    >>> data, model, formula = square_crossed(6)
+    >>> len(data), formula
+    (36, 'RT ~ X_i + (1 | subj_id) + (1 | item_id)')
+    """
+    data = crossed_one_group(n_subj=size, n_ingroup=size // 2, n_outgroup=size - size // 2,
+                             tau_1=0.0, rho=0.0, seed=seed)
+    return data, crossed_model(data), "RT ~ X_i + (1 | subj_id) + (1 | item_id)"
 
 
 # --------------------------------------------------------------------------------------------
