@@ -17,7 +17,7 @@ package) use the same definitions. The library never imports it.
 
 from lmmhelpers.book.crossed import LRT_NULL_STUDY, OPTIMIZER_STUDY, OPTIMIZERS, optimizer_rows
 from lmmhelpers.book.group_count import compact, group_count_index, load_group_count
-from lmmhelpers.book.pages import best_time, glue_values, plain, time_corrections
+from lmmhelpers.book.pages import best_time, glue_value, glue_values, plain, time_corrections
 from lmmhelpers.book.reference import (
     fit_reference,
     reference,
@@ -71,6 +71,7 @@ __all__ = [
     "design_between_within_df",
     "dof_studies",
     "fit_reference",
+    "glue_value",
     "glue_values",
     "group_count_cells",
     "group_count_index",

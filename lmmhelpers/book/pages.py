@@ -14,7 +14,7 @@ import numpy as np
 from lmmhelpers.covariance import structure
 from lmmhelpers.tables import anova_table, coef_table
 
-__all__ = ["best_time", "glue_values", "plain", "time_corrections"]
+__all__ = ["best_time", "glue_value", "glue_values", "plain", "time_corrections"]
 
 
 def plain(value):
@@ -26,6 +26,21 @@ def plain(value):
     ('float', 'text')
     """
     return value.item() if isinstance(value, np.generic) else value
+
+
+def glue_value(name, value):
+    """Glue one value for the prose (``display=False``, as a plain Python value).
+
+    Examples
+    --------
+    >>> glue_value("level", np.float64(0.05))
+    0.05
+    """
+    from myst_nb import glue
+
+    value = plain(value)
+    glue(name, value, display=False)
+    return value
 
 
 def glue_values(values=None, /, **named):
@@ -48,12 +63,7 @@ def glue_values(values=None, /, **named):
     >>> glue_values({"n_groups": np.int64(6)}, level=0.05)
     {'n_groups': 6, 'level': 0.05}
     """
-    from myst_nb import glue
-
-    glued = {name: plain(v) for name, v in {**(values or {}), **named}.items()}
-    for name, value in glued.items():
-        glue(name, value, display=False)
-    return glued
+    return {name: glue_value(name, v) for name, v in {**(values or {}), **named}.items()}
 
 
 def best_time(f, reps=3):
