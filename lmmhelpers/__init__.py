@@ -1,12 +1,13 @@
 """lmmhelpers: trustworthy inference for statsmodels linear mixed models.
 
-Only public names are imported here; everything is defined in its own module.
+Only public names are imported here; everything is defined in its own module. What exists
+only for the book's own scenarios (the seed design's studies, the stored studies, the R
+reference cases) is in :mod:`lmmhelpers.book`, which the library never imports.
 """
 
 __version__ = "0.1.0"
 
 from lmmhelpers.containment import between_within_df, between_within_term_df
-from lmmhelpers.datasets import reference, reference_cases, seed003_table
 from lmmhelpers.fitting import fit_mixedlm
 from lmmhelpers.parameters import is_boundary
 from lmmhelpers.plots import pvalue_histogram, pvalue_qq, rejection_curve
@@ -23,8 +24,6 @@ from lmmhelpers.study import (
     LikelihoodRatioTest,
     MixedLMTest,
     load_study,
-    null_pvalue_study,
-    pvalue_study,
     run_study,
     save_study,
 )
@@ -46,9 +45,6 @@ __all__ = [
     "coef_table",
     "contrast_test",
     "fit_mixedlm",
-    "reference",
-    "reference_cases",
-    "seed003_table",
     "is_boundary",
     "pvalue_histogram",
     "pvalue_qq",
@@ -63,8 +59,6 @@ __all__ = [
     "LikelihoodRatioTest",
     "MixedLMTest",
     "load_study",
-    "null_pvalue_study",
-    "pvalue_study",
     "run_study",
     "save_study",
     "clopper_pearson_interval",

@@ -21,7 +21,13 @@ import pandas as pd
 
 import lmmhelpers
 from lmmhelpers import rejection_rate
-from lmmhelpers.book import repository_root, seed_sweeps
+from lmmhelpers.book import repository_root, seed_sweep_study, seed_sweeps
+
+
+def study_arguments(entry):
+    """(design, analyses, n_sim, seed) of one row of ``data/sweeps/index.csv``."""
+    study = seed_sweep_study(entry)
+    return study.design, list(study.analyses), study.n_sim, study.seed
 
 
 def main(argv=None):

@@ -13,10 +13,10 @@ Every study is specified once, in ``lmmhelpers.book``; this script only runs and
     rule (:func:`lmmhelpers.book.between_within_rows`: the z statistic against t with the
     design's between-within df).
 ``data/sweeps/crossed_optimizers.csv``
-    :data:`lmmhelpers.book.OPTIMIZER_STUDY`: statsmodels' optimizers and ``fit_mixedlm`` on
+    ``lmmhelpers.book.OPTIMIZER_STUDY``: statsmodels' optimizers and ``fit_mixedlm`` on
     60 crossed data sets in each of two conditions.
 ``data/sweeps/crossed_lrt_null.csv``
-    :data:`lmmhelpers.book.LRT_NULL_STUDY`: the REML likelihood-ratio statistic for "item
+    ``lmmhelpers.book.LRT_NULL_STUDY``: the REML likelihood-ratio statistic for "item
     variance = 0" on 300 null crossed data sets.
 """
 

@@ -7,7 +7,7 @@ Usage::
 
 The cells are specified once, in :func:`lmmhelpers.book.group_count_cells` (its docstring
 lists the sweeps; :func:`lmmhelpers.book.group_count_study` turns a cell into its study), and
-the two compact files are described in :mod:`lmmhelpers.book.group_count`:
+the two compact files are described in ``lmmhelpers.book.group_count``:
 ``data/sweeps/group_count_index.csv`` (one row per cell with its study key) and
 ``data/sweeps/group_count_pvalues.csv.gz`` (p-values and df to 4 significant digits, and the
 fit's status). ``--raw-dir`` keeps the full tables there as well (``run_study``'s cache), so

@@ -5,20 +5,20 @@ the book's scenarios and stored studies, each defined once, so that the chapters
 scripts that regenerate the stored data (``scripts/``, thin command-line wrappers over this
 package) use the same definitions. The library never imports it.
 
-- :mod:`~lmmhelpers.book.reference`: the repository's data, the seed's table, the committed
+- ``lmmhelpers.book.repository``: the repository's data, the seed's table, the committed
   R reference cases;
-- :mod:`~lmmhelpers.book.scenarios`: the seed's two-input design and its analyses, the crossed
+- ``lmmhelpers.book.scenarios``: the seed's two-input design and its analyses, the crossed
   one-group model, the nested random-slopes design, the between-within rows of a study;
-- :mod:`~lmmhelpers.book.studies`, :mod:`~lmmhelpers.book.group_count`,
-  :mod:`~lmmhelpers.book.crossed`: every stored study's specification and loader;
-- :mod:`~lmmhelpers.book.runner`: one seeded runner for replicate loops;
-- :mod:`~lmmhelpers.book.pages`: glue and timing helpers of the chapters.
+- ``lmmhelpers.book.studies``, ``lmmhelpers.book.group_count``,
+  ``lmmhelpers.book.crossed``: every stored study's specification and loader;
+- ``lmmhelpers.book.runner``: one seeded runner for replicate loops;
+- ``lmmhelpers.book.pages``: glue and timing helpers of the chapters.
 """
 
 from lmmhelpers.book.crossed import LRT_NULL_STUDY, OPTIMIZER_STUDY, OPTIMIZERS, optimizer_rows
 from lmmhelpers.book.group_count import compact, group_count_index, load_group_count
 from lmmhelpers.book.pages import best_time, glue_value, glue_values, plain, time_corrections
-from lmmhelpers.book.reference import (
+from lmmhelpers.book.repository import (
     fit_reference,
     reference,
     reference_cases,
@@ -49,6 +49,7 @@ from lmmhelpers.book.studies import (
     dof_studies,
     group_count_cells,
     group_count_study,
+    seed_sweep_study,
     seed_sweeps,
 )
 
@@ -89,6 +90,7 @@ __all__ = [
     "replicate_rng",
     "run_seeded",
     "seed003_table",
+    "seed_sweep_study",
     "seed_sweeps",
     "square_crossed",
     "time_corrections",

@@ -1,9 +1,9 @@
 """The stored crossed-design studies that are not :func:`lmmhelpers.run_study` studies.
 
 ``data/sweeps/crossed_optimizers.csv``: statsmodels' optimizers and
-:func:`lmmhelpers.fit_mixedlm` on crossed data sets (:data:`OPTIMIZER_STUDY`).
+:func:`lmmhelpers.fit_mixedlm` on crossed data sets (``OPTIMIZER_STUDY``).
 ``data/sweeps/crossed_lrt_null.csv``: the REML likelihood-ratio statistic for "item variance
-= 0" on null data (:data:`LRT_NULL_STUDY`). Both are written by
+= 0" on null data (``LRT_NULL_STUDY``). Both are written by
 ``scripts/make_sweeps_dof.py`` through :func:`lmmhelpers.book.run_seeded`, so data set ``i``
 of a condition is the same whether the script or a chapter draws it.
 """
@@ -17,7 +17,7 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from lmmhelpers.book.reference import repository_root
+from lmmhelpers.book.repository import repository_root
 from lmmhelpers.book.runner import replicate_rng, run_seeded
 from lmmhelpers.book.scenarios import crossed_lrt, crossed_model, crossed_one_group
 from lmmhelpers.fitting import fit_mixedlm
@@ -30,7 +30,7 @@ OPTIMIZERS = ("default", "powell", "nm", "lbfgs", "bfgs", "fit_mixedlm")
 
 
 def optimizer_rows(data, dataset, condition):
-    """One row per optimizer of :data:`OPTIMIZERS` on one crossed data set.
+    """One row per optimizer of ``OPTIMIZERS`` on one crossed data set.
 
     Each row: the optimizer's ``converged`` flag, the REML criterion, whether the fit is
     singular, the seconds, the warnings (counted and their first lines) and any error.

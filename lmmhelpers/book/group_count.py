@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import pandas as pd
 
-from lmmhelpers.book.reference import repository_root
+from lmmhelpers.book.repository import repository_root
 from lmmhelpers.book.studies import group_count_cells, group_count_study
 
 __all__ = ["GROUP_COUNT_COLUMNS", "compact", "group_count_index", "load_group_count"]

@@ -201,7 +201,7 @@ def crossed_one_group(**kwargs):
     """:func:`lmmhelpers.crossed_design` with a constant column ``one``: statsmodels' one group.
 
     Crossed random effects enter statsmodels' MixedLM as variance components
-    (``vc_formula``, :data:`CROSSED_VC`) of a single group that holds every row.
+    (``vc_formula``, ``CROSSED_VC``) of a single group that holds every row.
 
     Parameters
     ----------
@@ -229,7 +229,7 @@ def crossed_model(data, vc=None, formula="RT ~ X_i"):
     data : pandas.DataFrame
         Crossed data (a column ``one`` is added when missing).
     vc : dict, optional
-        Variance components; default :data:`CROSSED_VC` (subjects and items).
+        Variance components; default ``CROSSED_VC`` (subjects and items).
     formula : str, default "RT ~ X_i"
         The fixed effects.
 

@@ -3,8 +3,8 @@
 A :class:`StoredStudy` is a study's specification (design, analyses, ``n_sim``, seed) and the
 directory of ``data/`` that keeps it. ``scripts/`` regenerate a stored study from this object
 and the chapters load it through the same object, so the two cannot drift apart: the file is
-found by :func:`lmmhelpers.study.load_study` under the key of the study's description
-(:func:`lmmhelpers.study.study_description`, :func:`lmmhelpers.study.study_key`), never
+found by ``lmmhelpers.study.load_study`` under the key of the study's description
+(``lmmhelpers.study.study_description``, ``lmmhelpers.study.study_key``), never
 under a hard-coded name.
 
 The studies
@@ -16,7 +16,7 @@ The studies
     (``data/sweeps/dof/``, ``scripts/make_sweeps_dof.py``).
 :func:`group_count_cells`
     The cells of the group-count and null-p-value chapters (stored compactly, see
-    :mod:`lmmhelpers.book.group_count`).
+    ``lmmhelpers.book.group_count``).
 """
 
 from __future__ import annotations
@@ -25,7 +25,7 @@ import functools
 from dataclasses import dataclass, field
 
 from lmmhelpers._validation import DDF_METHODS
-from lmmhelpers.book.reference import repository_root
+from lmmhelpers.book.repository import repository_root
 from lmmhelpers.book.scenarios import (
     CROSSED_VC,
     INPUT_TERM,
@@ -41,6 +41,7 @@ __all__ = [
     "dof_studies",
     "group_count_cells",
     "group_count_study",
+    "seed_sweep_study",
     "seed_sweeps",
 ]
 
@@ -56,7 +57,7 @@ class StoredStudy:
     design : functools.partial
         The design generator with its arguments.
     analyses : tuple
-        The analyses (dataclasses of :mod:`lmmhelpers.study`).
+        The analyses (dataclasses of ``lmmhelpers.study``).
     n_sim, seed : int
         Replicates and root seed.
     directory : str or None
@@ -84,11 +85,11 @@ class StoredStudy:
     info: dict = field(default_factory=dict)
 
     def description(self):
-        """The study's description (:func:`lmmhelpers.study.study_description`)."""
+        """The study's description (``lmmhelpers.study.study_description``)."""
         return study_description(self.design, self.analyses, self.n_sim, self.seed)
 
     def key(self):
-        """The key its table is stored under (:func:`lmmhelpers.study.study_key`)."""
+        """The key its table is stored under (``lmmhelpers.study.study_key``)."""
         return study_key(self.description())
 
     def path(self):
@@ -176,13 +177,24 @@ def seed_sweeps():
         rows.append(dict(sweep="seed", n_groups=n_groups, n_per_group=n_per_group,
                          group_var=1.0, resid_var=1.0, labels=labels, n_sim=500,
                          seed=2000 + k, methods=";".join(_SEED_MIXED)))
-    return [
-        StoredStudy(f"{e['sweep']}-{e['n_groups']}x{e['n_per_group']}-{e['labels']}",
-                    _two_input(e), tuple(two_input_analyses(e["methods"].split(";"))),
-                    e["n_sim"], e["seed"], "sweeps",
-                    {**e, "script": "scripts/make_sweeps.py"})
-        for e in rows
-    ]
+    return [seed_sweep_study(e) for e in rows]
+
+
+def seed_sweep_study(entry):
+    """The :class:`StoredStudy` of one seed-sweep condition (a row of ``data/sweeps/index.csv``).
+
+    Examples
+    --------
+    >>> study = seed_sweep_study(seed_sweeps()[0].info)
+    >>> study.name, study.n_sim
+    ('groups-2x5-correct', 1000)
+    """
+    e = {k: entry[k] for k in ("sweep", "n_groups", "n_per_group", "group_var", "resid_var",
+                               "labels", "n_sim", "seed", "methods")}
+    return StoredStudy(f"{e['sweep']}-{e['n_groups']}x{e['n_per_group']}-{e['labels']}",
+                       _two_input(e), tuple(two_input_analyses(str(e["methods"]).split(";"))),
+                       int(e["n_sim"]), int(e["seed"]), "sweeps",
+                       {**e, "script": "scripts/make_sweeps.py"})
 
 
 # --------------------------------------------------------------------------------------------
