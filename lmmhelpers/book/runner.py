@@ -61,7 +61,8 @@ def run_seeded(task, n, seed, *, n_jobs=1, replicates=None, **kwargs):
     >>> from lmmhelpers.book.runner import replicate_rng
     >>> def draw(i, rng):
     ...     return [{"replicate": i, "x": rng.normal()}]
-    >>> run_seeded(draw, 5, seed=1, replicates=[3])["x"].iloc[0] == replicate_rng(1, 5, 3).normal()
+    >>> table = run_seeded(draw, 5, seed=1, replicates=[3])
+    >>> bool(table["x"].iloc[0] == replicate_rng(1, 5, 3).normal())
     True
     """
     n = check_int("n", n, minimum=1)
