@@ -44,10 +44,10 @@ def main(argv=None):
         if args.only and entry["sweep"] != args.only:
             continue
         t = time.perf_counter()
-        res = study.regenerate(n_jobs=args.n_jobs, force=args.force)
+        res, path = study.regenerate(n_jobs=args.n_jobs, force=args.force)
         print(f"{study.name} in {time.perf_counter() - t:.0f} s", file=sys.stderr)
         index.append({**entry, "lmmhelpers_version": lmmhelpers.__version__,
-                      "file": f"study-{study.key()}.csv.gz"})
+                      "file": path.name})
         rates = rejection_rate(res, alpha=0.05, by="method")
         condition = {c: entry[c] for c in ("sweep", "n_groups", "n_per_group", "labels")}
         summaries.append(rates.assign(**condition)[list(condition) + list(rates.columns)])

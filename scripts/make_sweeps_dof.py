@@ -45,7 +45,7 @@ def run_dof(n_jobs):
     index, summaries = [], []
     for name, study in dof_studies().items():
         t0 = time.perf_counter()
-        res = study.regenerate(n_jobs=n_jobs, progress=False, force=True)
+        res, path = study.regenerate(n_jobs=n_jobs, progress=False, force=True)
         seconds = time.perf_counter() - t0
         df_bw = between_within_df_of(study)
         full = pd.concat([res, between_within_rows(res, df_bw)], ignore_index=True)
@@ -53,7 +53,7 @@ def run_dof(n_jobs):
         summaries.append(rates.assign(design=name)[["design"] + list(rates.columns)])
         index.append({"design": name, "n_sim": study.n_sim, "seed": study.seed,
                       "df_between_within": df_bw, "seconds": round(seconds, 1),
-                      "file": f"dof/study-{study.key()}.csv.gz",
+                      "file": path.relative_to(sweeps).as_posix(),
                       "lmmhelpers_version": lmmhelpers.__version__})
         print(f"{name}: {study.n_sim} replicates in {seconds:.0f} s", file=sys.stderr, flush=True)
         assert len(study.load()) == len(res)

@@ -34,7 +34,14 @@ from lmmhelpers.book.scenarios import (
     two_input_analyses,
 )
 from lmmhelpers.simulate import two_input_design, two_input_within_design
-from lmmhelpers.study import MixedLMTest, load_study, run_study, study_description, study_key
+from lmmhelpers.study import (
+    MixedLMTest,
+    load_study,
+    run_study,
+    save_study,
+    study_description,
+    study_key,
+)
 
 __all__ = [
     "StoredStudy",
@@ -123,13 +130,19 @@ class StoredStudy:
         return table
 
     def regenerate(self, *, n_jobs=1, progress=True, force=False):
-        """Compute and store the study (``force``: recompute even when it is stored)."""
-        if force:
-            for suffix in (".csv.gz", ".json"):
-                stale = self.path() / f"study-{self.key()}{suffix}"
-                if stale.exists():
-                    stale.unlink()
-        return self.run(n_jobs=n_jobs, progress=progress, cache=True)
+        """Compute the study (or load it, when stored and not ``force``) and store it.
+
+        Returns
+        -------
+        table : pandas.DataFrame
+        path : pathlib.Path
+            The stored table's file, as :func:`lmmhelpers.save_study` names it.
+        """
+        description = self.description()
+        table = None if force else load_study(description, self.path())
+        if table is None:
+            table = self.run(n_jobs=n_jobs, progress=progress)
+        return table, save_study(table, description, self.path())
 
 
 # --------------------------------------------------------------------------------------------
