@@ -85,6 +85,13 @@ def test_scripts_are_command_line_wrappers_over_the_book_layer(path):
     assert proc.returncode == 0 and proc.stdout.startswith("usage:"), proc.stderr[-2000:]
 
 
+def test_api_reference_documents_every_name_of_the_book_layer():
+    text = (REPO_ROOT / "api.md").read_text()
+    pattern = r"^\.\. auto\w+:: lmmhelpers\.book\.(?:\w+\.)?(\w+)\s*$"
+    documented = set(re.findall(pattern, text, re.M))
+    assert set(book.__all__) <= documented, sorted(set(book.__all__) - documented)
+
+
 def test_moved_names_left_the_top_level():
     for name in ("reference", "reference_cases", "seed003_table", "null_pvalue_study",
                  "pvalue_study"):

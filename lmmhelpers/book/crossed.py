@@ -25,7 +25,7 @@ from lmmhelpers.parameters import is_boundary
 
 __all__ = ["LRT_NULL_STUDY", "OPTIMIZER_STUDY", "OPTIMIZERS", "optimizer_rows"]
 
-#: The fits compared: statsmodels' default ``fit()``, ``fit(method=...)``, and fit_mixedlm.
+#: The fits compared, statsmodels' default ``fit()``, ``fit(method=...)`` and fit_mixedlm.
 OPTIMIZERS = ("default", "powell", "nm", "lbfgs", "bfgs", "fit_mixedlm")
 
 

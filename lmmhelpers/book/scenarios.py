@@ -44,10 +44,11 @@ __all__ = [
     "two_input_analyses",
 ]
 
-#: The tested coefficient of the seed's design: the effect of ``input_1`` against ``input_0``.
+#: The tested coefficient of the seed's design, the effect of ``input_1`` against ``input_0``.
 INPUT_TERM = "input[T.input_1]"
 #: The analyses :func:`two_input_analyses` knows, by name.
-TWO_INPUT_METHODS = DDF_METHODS + ("lrt", "group-means-t", "gee-bias-reduced", "fixed-effects")
+TWO_INPUT_METHODS = DDF_METHODS + ("lrt", "group-means-t", "gee-bias-reduced",
+                                   "fixed-effects")
 #: Crossed random intercepts of subjects and items as variance components of one group.
 CROSSED_VC = {"subj": "0 + C(subj_id)", "item": "0 + C(item_id)"}
 
