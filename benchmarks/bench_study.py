@@ -26,7 +26,8 @@ import numpy as np
 import statsmodels.formula.api as smf
 
 import lmmhelpers
-from lmmhelpers import coef_table, null_pvalue_study, two_input_design
+from lmmhelpers import coef_table, two_input_design
+from lmmhelpers.book import null_pvalue_study
 
 DESIGN = dict(n_groups=10, n_per_group=20, group_var=1.0, resid_var=1.0)
 METHODS = ("normal", "satterthwaite", "kenward-roger")

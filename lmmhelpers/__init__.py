@@ -1,6 +1,8 @@
 """lmmhelpers: trustworthy inference for statsmodels linear mixed models.
 
-Only public names are imported here; everything is defined in its own module.
+Only public names are imported here; everything is defined in its own module. What exists
+only for the book's own scenarios (the seed design's studies, the stored studies, the R
+reference cases) is in :mod:`lmmhelpers.book`, which the library never imports.
 """
 
 __version__ = "0.1.0"
@@ -8,7 +10,6 @@ __version__ = "0.1.0"
 from lmmhelpers.between_within import between_within_df, between_within_term_df
 from lmmhelpers.bootstrap import bootstrap_test
 from lmmhelpers.calibrate import calibrate
-from lmmhelpers.datasets import reference, reference_cases, seed003_table
 from lmmhelpers.draws import draw_response
 from lmmhelpers.fitting import fit_mixedlm, refit
 from lmmhelpers.parameters import is_boundary
@@ -27,8 +28,6 @@ from lmmhelpers.study import (
     LikelihoodRatioTest,
     MixedLMTest,
     load_study,
-    null_pvalue_study,
-    pvalue_study,
     run_study,
     save_study,
 )
@@ -56,9 +55,6 @@ __all__ = [
     "contrast_test",
     "fit_mixedlm",
     "refit",
-    "reference",
-    "reference_cases",
-    "seed003_table",
     "is_boundary",
     "pvalue_histogram",
     "pvalue_qq",
@@ -73,8 +69,6 @@ __all__ = [
     "LikelihoodRatioTest",
     "MixedLMTest",
     "load_study",
-    "null_pvalue_study",
-    "pvalue_study",
     "run_study",
     "save_study",
     "clopper_pearson_interval",

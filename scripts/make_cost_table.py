@@ -12,8 +12,9 @@ Writes two CSV files under ``data/cost/`` (seconds, wall clock, best of a few re
     pbkrtest exists, in R (``benchmarks/r_timing.R``: lmerTest on an existing lme4 fit;
     pbkrtest's ``vcovAdj`` + ``Lb_ddf`` + the type III KR tests; crossed designs up to
     ``R_MAX_CROSSED_ROWS`` rows). The designs are those of
-    ``benchmarks/bench_inference.py``: nested random intercepts and slopes (20 rows per group)
-    and crossed subjects × items.
+    ``lmmhelpers.book.nested_slopes`` (random intercepts and slopes, 20 rows per group) and
+    the crossed subjects × items design of ``benchmarks/bench_inference.py``; lmmhelpers'
+    time is ``lmmhelpers.book.time_corrections`` (best of 3).
 ``crossed_fit_times.csv``
     Fitting the crossed model ``y ~ cond + (1|subj) + (1|item)`` with the one-group
     ``vc_formula`` construction in statsmodels (one REML log-likelihood evaluation; a Powell
@@ -26,17 +27,20 @@ from __future__ import annotations
 
 import argparse
 import importlib.util
+import json
 import shutil
+import subprocess
 import sys
-import time
+import tempfile
 import warnings
 from pathlib import Path
 
 import pandas as pd
 
-import lmmhelpers
+from lmmhelpers import fit_mixedlm
+from lmmhelpers.book import best_time, nested_slopes, repository_root, time_corrections
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = repository_root()
 OUT = ROOT / "data" / "cost"
 #: pbkrtest's KR on a crossed design inverts dense n x n matrices many times: 900 rows take
 #: about 25 s per call on a shared 2-core machine, 1,600 rows several minutes. R is timed up
@@ -45,6 +49,8 @@ R_MAX_CROSSED_ROWS = 900
 
 
 def _bench():
+    """benchmarks/bench_inference.py: its crossed design (subjects × items, every subject
+    sees every item, a condition within both) and its R timing (``time_r``)."""
     spec = importlib.util.spec_from_file_location(
         "bench_inference", ROOT / "benchmarks" / "bench_inference.py")
     module = importlib.util.module_from_spec(spec)
@@ -52,30 +58,20 @@ def _bench():
     return module
 
 
-def _best(f, reps):
-    times = []
-    for _ in range(reps):
-        t0 = time.perf_counter()
-        f()
-        times.append(time.perf_counter() - t0)
-    return min(times)
-
-
 def inference(use_r):
     bench = _bench()
-    designs = [("nested", n, lambda n=n: bench.nested_slopes(n)) for n in (1_000, 5_000, 20_000)]
-    designs += [("crossed", s * s, lambda s=s: bench.crossed_intercepts(s, s))
-                for s in (20, 30, 40)]
+    designs = [("nested", lambda n=n: nested_slopes(n)) for n in (1_000, 5_000, 20_000)]
+    designs += [("crossed", lambda s=s: bench.crossed_intercepts(s, s)) for s in (20, 30, 40)]
     rows = []
-    for kind, _n, make in designs:
+    for kind, make in designs:
         data, model, formula = make()
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
-            result = lmmhelpers.fit_mixedlm(model)
+            result = fit_mixedlm(model)
         row = {"design": kind, "n_obs": len(data), "formula": formula}
-        for ddf, key in (("satterthwaite", "satterthwaite"), ("kenward-roger", "kr")):
-            t, _, _, _ = bench.time_ours(result, ddf, reps=3)
-            row[f"lmmhelpers_{key}"] = t
+        seconds = time_corrections(result, reps=3)
+        row["lmmhelpers_satterthwaite"] = seconds["satterthwaite"]
+        row["lmmhelpers_kr"] = seconds["kenward-roger"]
         if use_r and (kind == "nested" or len(data) <= R_MAX_CROSSED_ROWS):
             r = bench.time_r(data, formula, reps=1 if len(data) > 2_000 else 3)
             if r:
@@ -98,12 +94,12 @@ def crossed(use_r):
             start = model.fit(method="powell")
             params = start.params_object
             reps = 2 if s < 60 else 1
-            row["loglike_eval"] = _best(
+            row["loglike_eval"] = best_time(
                 lambda m=model, p=params: m.loglike(p, profile_fe=True), 5)
-            row["fit_powell"] = _best(lambda m=model: m.fit(method="powell"), reps)
-            row["fit_default"] = _best(lambda m=model: m.fit(), reps)
+            row["fit_powell"] = best_time(lambda m=model: m.fit(method="powell"), reps)
+            row["fit_default"] = best_time(lambda m=model: m.fit(), reps)
         if use_r:
-            r = _r_fit_time(bench, data, formula)
+            r = _r_fit_time(data, formula)
             if r:
                 row["lme4_fit"] = r
         print(row, file=sys.stderr, flush=True)
@@ -111,16 +107,12 @@ def crossed(use_r):
     pd.DataFrame(rows).to_csv(OUT / "crossed_fit_times.csv", index=False, float_format="%.6g")
 
 
-def _r_fit_time(bench, data, formula):
-    import json
-    import subprocess
-    import tempfile
-
+def _r_fit_time(data, formula):
     with tempfile.TemporaryDirectory() as tmp:
         csv, out = Path(tmp) / "data.csv", Path(tmp) / "out.json"
         data.drop(columns=["one"], errors="ignore").to_csv(csv, index=False)
-        cmd = ["Rscript", str(bench.HERE / "r_timing.R"), str(csv), formula, str(out), "3",
-               "fit"]
+        cmd = ["Rscript", str(ROOT / "benchmarks" / "r_timing.R"), str(csv), formula, str(out),
+               "3", "fit"]
         proc = subprocess.run(cmd, capture_output=True, text=True)
         if proc.returncode != 0:
             print(f"R failed: {proc.stderr[-300:]}", file=sys.stderr)

@@ -335,15 +335,24 @@ def test_setup_cell_is_valid_ipython_and_does_nothing_where_lmmhelpers_imports()
 
 
 def test_setup_cell_installs_lmmhelpers_from_a_clone_where_it_is_missing(tmp_path):
-    """The Colab branch, offline: lmmhelpers hidden, ``git clone`` served from this checkout."""
+    """The Colab branch, offline: lmmhelpers hidden, ``git clone`` served from this checkout.
+
+    ``%pip install`` is simulated by copying the clone's package into a directory that stands
+    for the kernel's site-packages (already on ``sys.path``, as site-packages is): the cell
+    itself edits no path, and the installed package finds the book's data in the clone.
+    """
     from IPython.core.inputtransformer2 import TransformerManager
 
     _, code = setup_cell_from_readme()
     python = TransformerManager().transform_cell(code)
     assert "https://github.com/lmm-book/lmm-book.git" in python
+    assert "sys.path" not in python
+    site = tmp_path / "site-packages"
+    site.mkdir()
     harness = textwrap.dedent(
         f"""
-        import importlib.abc, json, subprocess, sys
+        import importlib.abc, json, shutil, subprocess, sys
+        sys.path.insert(0, {str(site)!r})  # the kernel's site-packages
 
         class Hide(importlib.abc.MetaPathFinder):  # lmmhelpers is "not installed" ...
             active = True
@@ -363,19 +372,24 @@ def test_setup_cell_installs_lmmhelpers_from_a_clone_where_it_is_missing(tmp_pat
                     "https://github.com/lmm-book/lmm-book.git", {str(REPO_ROOT)!r}
                 )
                 subprocess.run(command, shell=True, check=True)
-                hide.active = False  # ... until the repository has been cloned
 
             def run_line_magic(self, name, line):
-                calls.append("%" + name + " " + line.format(**namespace))
+                line = line.format(**namespace)
+                calls.append("%" + name + " " + line)
+                if name == "pip":  # pip install <clone>: the package lands in site-packages
+                    clone = line.split()[-1]
+                    shutil.copytree(clone + "/lmmhelpers", {str(site)!r} + "/lmmhelpers")
+                    hide.active = False  # ... until it has been installed
 
         namespace = {{"get_ipython": lambda: Shell()}}
         exec({python!r}, namespace)
         import lmmhelpers
-        from lmmhelpers.datasets import repository_root
+        from lmmhelpers.book import repository_root
         print(json.dumps([calls, lmmhelpers.__file__, str(repository_root())]))
         """
     )
     env = {**os.environ, "HOME": str(tmp_path)}
+    env.pop("LMM_BOOK_REPO", None)
     proc = subprocess.run(
         [sys.executable, "-c", harness], capture_output=True, text=True, env=env, cwd=tmp_path
     )
@@ -385,8 +399,8 @@ def test_setup_cell_installs_lmmhelpers_from_a_clone_where_it_is_missing(tmp_pat
     calls, module_file, root = json.loads(proc.stdout.strip().splitlines()[-1])
     clone = tmp_path / "lmm-book"
     assert calls[0].startswith("git clone") and calls[0].endswith(str(clone))
-    assert calls[1] == f"%pip install --quiet -e {clone}"
-    assert Path(module_file).is_relative_to(clone), module_file
+    assert calls[1] == f"%pip install --quiet {clone}"
+    assert Path(module_file).is_relative_to(site), module_file  # the installed copy
     assert Path(root) == clone  # the package finds the repository's data in the clone
 
 

@@ -11,13 +11,13 @@ import statsmodels.formula.api as smf
 from scipy import stats
 
 import lmmhelpers
+from lmmhelpers.book import null_pvalue_study
 from lmmhelpers.simulate import two_input_design, two_input_within_design
 from lmmhelpers.study import (
     FixedEffectsTest,
     GEETest,
     LikelihoodRatioTest,
     MixedLMTest,
-    null_pvalue_study,
     run_study,
 )
 from lmmhelpers.study import replicate as replicate_module

@@ -16,13 +16,13 @@ import pandas as pd
 import pytest
 
 import lmmhelpers
+from lmmhelpers.book import null_pvalue_study
 from lmmhelpers.simulate import two_input_design
 from lmmhelpers.study import (
     GroupMeansTTest,
     StudyCacheWarning,
     StudyFileError,
     load_study,
-    null_pvalue_study,
     read_study_csv,
     run_study,
     save_study,

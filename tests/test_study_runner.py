@@ -12,13 +12,13 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from lmmhelpers import study as study_module
+from lmmhelpers.book import null_pvalue_study
 from lmmhelpers.simulate import two_input_design
 from lmmhelpers.study import (
     COLUMNS,
     GEETest,
     GroupMeansTTest,
     MixedLMTest,
-    null_pvalue_study,
     read_study_csv,
     run_study,
 )

@@ -49,7 +49,6 @@ Caching
 """
 
 from lmmhelpers.study._rows import COLUMNS
-from lmmhelpers.study._seed_scenario import null_pvalue_study, pvalue_study, two_input_analyses
 from lmmhelpers.study.analyses import (
     FixedEffectsTest,
     GEETest,
@@ -80,12 +79,9 @@ __all__ = [
     "StudyFileError",
     "StudyInterrupted",
     "load_study",
-    "null_pvalue_study",
-    "pvalue_study",
     "read_study_csv",
     "run_study",
     "save_study",
     "study_description",
     "study_key",
-    "two_input_analyses",
 ]

@@ -1,0 +1,98 @@
+"""lmmhelpers.book: what exists only for this book's own scenarios.
+
+The library (``lmmhelpers``) is what a reader installs for their own data; this layer holds
+the book's scenarios and stored studies, each defined once, so that the chapters and the
+scripts that regenerate the stored data (``scripts/``, thin command-line wrappers over this
+package) use the same definitions. The library never imports it.
+
+- ``lmmhelpers.book.repository``: the repository's data, the seed's table, the committed
+  R reference cases;
+- ``lmmhelpers.book.scenarios``: the seed's two-input design and its analyses, the crossed
+  one-group model, the nested random-slopes design, the between-within rows of a study;
+- ``lmmhelpers.book.studies``, ``lmmhelpers.book.group_count``,
+  ``lmmhelpers.book.crossed``: every stored study's specification and loader;
+- ``lmmhelpers.book.runner``: one seeded runner for replicate loops;
+- ``lmmhelpers.book.pages``: glue and timing helpers of the chapters.
+"""
+
+from lmmhelpers.book.crossed import LRT_NULL_STUDY, OPTIMIZER_STUDY, OPTIMIZERS, optimizer_rows
+from lmmhelpers.book.group_count import compact, group_count_index, load_group_count
+from lmmhelpers.book.pages import best_time, glue_value, glue_values, plain, time_corrections
+from lmmhelpers.book.repository import (
+    fit_reference,
+    reference,
+    reference_cases,
+    reference_model,
+    repository_root,
+    seed003_table,
+)
+from lmmhelpers.book.runner import replicate_rng, run_seeded
+from lmmhelpers.book.scenarios import (
+    CROSSED_VC,
+    INPUT_TERM,
+    TWO_INPUT_METHODS,
+    between_within_rows,
+    crossed_lrt,
+    crossed_model,
+    crossed_one_group,
+    design_between_within_df,
+    nested_slopes,
+    null_pvalue_study,
+    pvalue_study,
+    square_crossed,
+    two_input_analyses,
+)
+from lmmhelpers.book.studies import (
+    WITHIN_TERMS,
+    StoredStudy,
+    between_within_df_of,
+    dof_studies,
+    group_count_cells,
+    group_count_study,
+    seed_sweep_study,
+    seed_sweeps,
+)
+
+__all__ = [
+    "CROSSED_VC",
+    "INPUT_TERM",
+    "LRT_NULL_STUDY",
+    "OPTIMIZERS",
+    "OPTIMIZER_STUDY",
+    "TWO_INPUT_METHODS",
+    "WITHIN_TERMS",
+    "StoredStudy",
+    "best_time",
+    "between_within_df_of",
+    "between_within_rows",
+    "compact",
+    "crossed_lrt",
+    "crossed_model",
+    "crossed_one_group",
+    "design_between_within_df",
+    "dof_studies",
+    "fit_reference",
+    "glue_value",
+    "glue_values",
+    "group_count_cells",
+    "group_count_index",
+    "group_count_study",
+    "load_group_count",
+    "nested_slopes",
+    "null_pvalue_study",
+    "optimizer_rows",
+    "plain",
+    "pvalue_study",
+    "reference",
+    "reference_cases",
+    "reference_model",
+    "repository_root",
+    "replicate_rng",
+    "run_seeded",
+    "seed003_table",
+    "seed_sweep_study",
+    "seed_sweeps",
+    "square_crossed",
+    "time_corrections",
+    "two_input_analyses",
+]

@@ -1,0 +1,362 @@
+"""Every stored :func:`lmmhelpers.run_study` study of the book, specified once.
+
+A :class:`StoredStudy` is a study's specification (design, analyses, ``n_sim``, seed) and the
+directory of ``data/`` that keeps it. ``scripts/`` regenerate a stored study from this object
+and the chapters load it through the same object, so the two cannot drift apart: the file is
+found by ``lmmhelpers.study.load_study`` under the key of the study's description
+(``lmmhelpers.study.study_description``, ``lmmhelpers.study.study_key``), never
+under a hard-coded name.
+
+The studies
+-----------
+:func:`seed_sweeps`
+    Null p-values in the seed's two-input design (``data/sweeps/``, ``scripts/make_sweeps.py``).
+:func:`dof_studies`
+    Null calibration of z, Satterthwaite and Kenward-Roger in three designs
+    (``data/sweeps/dof/``, ``scripts/make_sweeps_dof.py``).
+:func:`group_count_cells`
+    The cells of the group-count and null-p-value chapters (stored compactly, see
+    ``lmmhelpers.book.group_count``).
+"""
+
+from __future__ import annotations
+
+import functools
+from dataclasses import dataclass, field
+
+from lmmhelpers._validation import DDF_METHODS
+from lmmhelpers.book.repository import repository_root
+from lmmhelpers.book.scenarios import (
+    CROSSED_VC,
+    INPUT_TERM,
+    crossed_one_group,
+    design_between_within_df,
+    two_input_analyses,
+)
+from lmmhelpers.simulate import two_input_design, two_input_within_design
+from lmmhelpers.study import (
+    MixedLMTest,
+    load_study,
+    run_study,
+    save_study,
+    study_description,
+    study_key,
+)
+
+__all__ = [
+    "StoredStudy",
+    "dof_studies",
+    "group_count_cells",
+    "group_count_study",
+    "seed_sweep_study",
+    "seed_sweeps",
+]
+
+
+@dataclass(frozen=True, eq=False)
+class StoredStudy:
+    """A stored study: what :func:`lmmhelpers.run_study` runs, and where its table is kept.
+
+    Parameters
+    ----------
+    name : str
+        A short name (``"nested"``, ``"groups-2"``).
+    design : functools.partial
+        The design generator with its arguments.
+    analyses : tuple
+        The analyses (dataclasses of ``lmmhelpers.study``).
+    n_sim, seed : int
+        Replicates and root seed.
+    directory : str or None
+        Where under the repository's ``data/`` the full table is kept (None when the study
+        is stored in another form, as the group-count cells are).
+    info : dict
+        The condition's plain values (one row of the study's index).
+
+    Examples
+    --------
+    >>> study = dof_studies()["nested"]
+    >>> study.n_sim, study.seed
+    (1000, 3101)
+    >>> table = study.run(replicates=range(2))  # the first two replicates, live
+    >>> sorted(set(table["method"]))
+    ['kenward-roger', 'normal', 'satterthwaite']
+    """
+
+    name: str
+    design: functools.partial
+    analyses: tuple
+    n_sim: int
+    seed: int
+    directory: str | None = None
+    info: dict = field(default_factory=dict)
+
+    def description(self):
+        """The study's description (``lmmhelpers.study.study_description``)."""
+        return study_description(self.design, self.analyses, self.n_sim, self.seed)
+
+    def key(self):
+        """The key its table is stored under (``lmmhelpers.study.study_key``)."""
+        return study_key(self.description())
+
+    def path(self):
+        """The directory of ``data/`` that keeps the study."""
+        if self.directory is None:
+            raise ValueError(f"study {self.name!r} is not stored as a full table")
+        return repository_root() / "data" / self.directory
+
+    def run(self, *, replicates=None, n_jobs=1, progress=False, cache=False):
+        """Run the study (or some of its replicates) live; ``cache=True`` stores it."""
+        return run_study(self.design, self.analyses, self.n_sim, self.seed, n_jobs=n_jobs,
+                         progress=progress, replicates=replicates,
+                         cache_dir=self.path() if cache else None)
+
+    def load(self):
+        """The stored table.
+
+        Raises
+        ------
+        FileNotFoundError
+            When no table is stored under this study's description, naming the directory,
+            the key and the script that regenerates it.
+        """
+        table = load_study(self.description(), self.path())
+        if table is None:
+            raise FileNotFoundError(
+                f"stored study {self.name!r} (key {self.key()}) is not in {self.path()}: its "
+                f"specification changed or the files are missing; regenerate it with "
+                f"{self.info.get('script', 'its script under scripts/')}."
+            )
+        return table
+
+    def regenerate(self, *, n_jobs=1, progress=True, force=False):
+        """Compute the study (or load it, when stored and not ``force``) and store it.
+
+        Returns
+        -------
+        table : pandas.DataFrame
+        path : pathlib.Path
+            The stored table's file, as :func:`lmmhelpers.save_study` names it.
+        """
+        description = self.description()
+        table = None if force else load_study(description, self.path())
+        if table is None:
+            table = self.run(n_jobs=n_jobs, progress=progress)
+        return table, save_study(table, description, self.path())
+
+
+# --------------------------------------------------------------------------------------------
+# the seed sweeps (scripts/make_sweeps.py)
+# --------------------------------------------------------------------------------------------
+
+_SEED_ALL = DDF_METHODS + ("lrt", "group-means-t", "gee-bias-reduced")
+_SEED_MIXED = DDF_METHODS + ("lrt",)
+
+
+def _two_input(entry):
+    return functools.partial(
+        two_input_design, n_groups=int(entry["n_groups"]), n_per_group=int(entry["n_per_group"]),
+        group_var=float(entry["group_var"]), resid_var=float(entry["resid_var"]),
+        effect=float(entry.get("effect", 0.0)), labels=str(entry["labels"]), missing=0.0,
+    )
+
+
+def seed_sweeps():
+    """The seed sweeps: null p-values in the seed's two-input design, one study per condition.
+
+    ``groups``: 5 samples per group and 2, 3, 5 or 10 groups per input, 1,000 replicates each
+    (z, Satterthwaite, Kenward-Roger, LRT, t test on group means, GEE with the Mancl-DeRouen
+    covariance). ``seed``: the seed's design (10 groups of 20 per input) with its mislabelled
+    groups and with correct labels, and 20 groups of 10: 500 replicates each (z,
+    Satterthwaite, Kenward-Roger, LRT). Stored in ``data/sweeps/``.
+
+    Returns
+    -------
+    list of StoredStudy
+        ``info`` holds the row of ``data/sweeps/index.csv``.
+
+    Examples
+    --------
+    >>> [s.info["n_groups"] for s in seed_sweeps() if s.info["sweep"] == "groups"]
+    [2, 3, 5, 10]
+    """
+    rows = []
+    for k, n_groups in enumerate((2, 3, 5, 10)):
+        rows.append(dict(sweep="groups", n_groups=n_groups, n_per_group=5, group_var=1.0,
+                         resid_var=1.0, labels="correct", n_sim=1000, seed=1000 + k,
+                         methods=";".join(_SEED_ALL)))
+    for k, (n_groups, n_per_group, labels) in enumerate(
+            [(10, 20, "seed"), (10, 20, "correct"), (20, 10, "correct")]):
+        rows.append(dict(sweep="seed", n_groups=n_groups, n_per_group=n_per_group,
+                         group_var=1.0, resid_var=1.0, labels=labels, n_sim=500,
+                         seed=2000 + k, methods=";".join(_SEED_MIXED)))
+    return [seed_sweep_study(e) for e in rows]
+
+
+def seed_sweep_study(entry):
+    """The :class:`StoredStudy` of one seed-sweep condition (a row of ``data/sweeps/index.csv``).
+
+    Examples
+    --------
+    >>> study = seed_sweep_study(seed_sweeps()[0].info)
+    >>> study.name, study.n_sim
+    ('groups-2x5-correct', 1000)
+    """
+    e = {k: entry[k] for k in ("sweep", "n_groups", "n_per_group", "group_var", "resid_var",
+                               "labels", "n_sim", "seed", "methods")}
+    return StoredStudy(f"{e['sweep']}-{e['n_groups']}x{e['n_per_group']}-{e['labels']}",
+                       _two_input(e), tuple(two_input_analyses(str(e["methods"]).split(";"))),
+                       int(e["n_sim"]), int(e["seed"]), "sweeps",
+                       {**e, "script": "scripts/make_sweeps.py"})
+
+
+# --------------------------------------------------------------------------------------------
+# the degrees-of-freedom calibration (scripts/make_sweeps_dof.py)
+# --------------------------------------------------------------------------------------------
+
+
+def dof_studies():
+    """Null calibration of z, Satterthwaite and Kenward-Roger in three designs.
+
+    ``nested``: the two-input design with 3 groups of 5 per input, the input effect between
+    groups; ``unbalanced``: 4 groups per input of 2, 3, 6 and 12 rows; ``crossed``: 20
+    subjects × 8 items (4 per category), the category effect between items, fitted with the
+    one-group construction. One REML fit per replicate. Stored in ``data/sweeps/dof/``.
+
+    Returns
+    -------
+    dict of StoredStudy
+        By name; ``info["between_within_groups"]`` is the factor that the between-within
+        rule reads (``item_id`` for the crossed design, whose tested effect varies between
+        items).
+
+    Examples
+    --------
+    >>> {name: s.n_sim for name, s in dof_studies().items()}
+    {'nested': 1000, 'unbalanced': 1000, 'crossed': 400}
+    """
+    nested = MixedLMTest("output ~ input", "group", INPUT_TERM, methods=DDF_METHODS)
+    crossed = MixedLMTest("RT ~ X_i", "one", "X_i", methods=DDF_METHODS, re_formula="0",
+                          vc_formula=CROSSED_VC)
+    specs = [
+        ("nested", functools.partial(two_input_design, n_groups=3, n_per_group=5),
+         nested, 1000, 3101, "group"),
+        ("unbalanced", functools.partial(two_input_design, n_groups=4,
+                                         n_per_group=[2, 3, 6, 12]),
+         nested, 1000, 3102, "group"),
+        ("crossed", functools.partial(crossed_one_group, n_subj=20, n_ingroup=4, n_outgroup=4,
+                                      beta_1=0.0, tau_1=0.0, rho=0.0),
+         crossed, 400, 3103, "item_id"),
+    ]
+    return {
+        name: StoredStudy(name, design, (analysis,), n_sim, seed, "sweeps/dof",
+                          {"design": name, "between_within_groups": groups,
+                           "script": "scripts/make_sweeps_dof.py --only dof"})
+        for name, design, analysis, n_sim, seed, groups in specs
+    }
+
+
+def between_within_df_of(study):
+    """The between-within df of a :func:`dof_studies` study's tested coefficient.
+
+    Examples
+    --------
+    >>> between_within_df_of(dof_studies()["nested"])
+    4
+    """
+    return design_between_within_df(study.design, study.analyses[0],
+                                    study.info["between_within_groups"])
+
+
+# --------------------------------------------------------------------------------------------
+# the group-count cells (scripts/make_sweeps_group_count.py)
+# --------------------------------------------------------------------------------------------
+
+_STAGES = DDF_METHODS + ("group-means-t",)
+_GRID = DDF_METHODS + ("group-means-t", "gee-bias-reduced")
+#: The two tested coefficients of the within-group design.
+WITHIN_TERMS = (INPUT_TERM, "condition[T.b]")
+
+
+def group_count_cells():
+    """Every cell of the group-count sweeps as a dict of plain values, cheap first.
+
+    ``stages``: the question's design (10 groups of 20 per input) with its labels and with
+    correct labels, 1,000 replicates each. ``split``: 20 groups of 10 under the null, both
+    splits with an input effect of 0.8, and 20 × 10 with the question's labels. ``within``:
+    :func:`lmmhelpers.two_input_within_design` with 3, 5, 10, 20 groups per input, 300
+    replicates. ``grid``: 3, 5, 10, 40 groups per input × ICC 0.1, 0.5, 0.9 with 5 samples per
+    group, and ICC 0.5 with 20 samples per group (400 replicates, 200 with 40 groups).
+
+    Returns
+    -------
+    list of dict
+        One row of ``data/sweeps/group_count_index.csv`` each (without the version and key).
+
+    Examples
+    --------
+    >>> cells = group_count_cells()
+    >>> len(cells), cells[0]["sweep"], cells[0]["labels"]
+    (26, 'stages', 'seed')
+    """
+    rows = []
+
+    def add(**kw):
+        kw.setdefault("effect", 0.0)
+        kw.setdefault("labels", "correct")
+        rows.append({"cell": len(rows), **kw})
+
+    for k, (labels, n_sim) in enumerate((("seed", 1000), ("correct", 1000))):
+        add(sweep="stages", design="two_input", n_groups=10, n_per_group=20, group_var=1.0,
+            resid_var=1.0, labels=labels, n_sim=n_sim, seed=3000 + k,
+            methods=";".join(_STAGES))
+    # the null 10 x 20 split is the "correct" stages cell
+    for k, (m, n, effect, labels, n_sim) in enumerate([
+            (20, 10, 0.0, "correct", 1000), (10, 20, 0.8, "correct", 500),
+            (20, 10, 0.8, "correct", 500), (20, 10, 0.0, "seed", 500)]):
+        add(sweep="split", design="two_input", n_groups=m, n_per_group=n, group_var=1.0,
+            resid_var=1.0, effect=effect, labels=labels, n_sim=n_sim, seed=3100 + k,
+            methods=";".join(_STAGES))
+    for k, m in enumerate((3, 5, 10, 20)):
+        add(sweep="within", design="two_input_within", n_groups=m, n_per_group=5,
+            group_var=1.0, resid_var=1.0, n_sim=300, seed=3200 + k,
+            methods=";".join(DDF_METHODS))
+    k = 0
+    for m in (3, 5, 10, 40):
+        for n, iccs in ((5, (0.1, 0.5, 0.9)), (20, (0.5,))):
+            for icc in iccs:
+                add(sweep="grid", design="two_input", n_groups=m, n_per_group=n,
+                    group_var=icc, resid_var=round(1.0 - icc, 10), icc=icc,
+                    n_sim=400 if m <= 10 else 200, seed=4000 + k, methods=";".join(_GRID))
+                k += 1
+    return rows
+
+
+def group_count_study(entry):
+    """The :class:`StoredStudy` of one group-count cell (a row of :func:`group_count_cells`).
+
+    Examples
+    --------
+    >>> study = group_count_study(group_count_cells()[0])
+    >>> study.n_sim, study.seed, study.design.keywords["labels"]
+    (1000, 3000, 'seed')
+    """
+    methods = tuple(str(entry["methods"]).split(";"))
+    if entry["design"] == "two_input":
+        design = _two_input(entry)
+        analyses = two_input_analyses(methods)
+    elif entry["design"] == "two_input_within":
+        design = functools.partial(
+            two_input_within_design, n_groups=int(entry["n_groups"]),
+            n_per_cell=int(entry["n_per_group"]), group_var=float(entry["group_var"]),
+            resid_var=float(entry["resid_var"]), slope_var=0.0, between_effect=0.0,
+            within_effect=0.0, missing=0.0,
+        )
+        # one analysis per term; both read the same fit of the replicate
+        analyses = [MixedLMTest("output ~ input + condition", "group", term, methods=methods)
+                    for term in WITHIN_TERMS]
+    else:
+        raise ValueError(f"unknown design {entry['design']!r}")
+    return StoredStudy(f"cell-{entry['cell']}", design, tuple(analyses), int(entry["n_sim"]),
+                       int(entry["seed"]), None,
+                       {**entry, "script": "scripts/make_sweeps_group_count.py"})
