@@ -141,11 +141,11 @@ def _patterns(model, k_re, vc_names, vc_width, q):
 _DESIGNS = {}
 
 
-def _design(model):
+def _design(model, refresh=False):
     exog = model.exog
     key = (id(exog), id(getattr(model, "exog_re", None)), id(model.exog_vc.mats))
     entry = _DESIGNS.get(key)
-    if entry is not None and entry[0]() is exog:
+    if not refresh and entry is not None and entry[0]() is exog:
         return entry[1]
     design = _Design(model)
     if isinstance(exog, np.ndarray):
@@ -174,11 +174,11 @@ class CovarianceStructure:
         A name for each γ_r, in statsmodels' style ("Group Var", "subj Var", "Scale").
     """
 
-    def __init__(self, model, params):
+    def __init__(self, model, params, *, refresh=False):
         self.model = model
         self.params = params
         self._memo = {}
-        design = _design(model)
+        design = _design(model, refresh=refresh)
         S, self._b0 = design.cross_products(model.endog)
         self._T, self._T_inv = design.T, design.T_inv
         n, p, q, patterns = design.n, design.p, design.q, design.patterns
@@ -457,7 +457,8 @@ def structure(result, tol=BOUNDARY_TOL, *, refresh=False):
     tol : float, default 1e-4
         The boundary tolerance on θ.
     refresh : bool, default False
-        Build the structure anew even when one is cached, and cache the new one.
+        Build the structure anew, from scratch (the response-free part of the design pass
+        too), even when one is cached, and cache the new one.
 
     Returns
     -------
@@ -485,6 +486,6 @@ def structure(result, tol=BOUNDARY_TOL, *, refresh=False):
     if not refresh and cached is not None and cached[0] == tol:
         return cached[1]
     params = VarianceParameters.from_result(bare).snapped(tol)
-    cs = CovarianceStructure(bare.model, params)
+    cs = CovarianceStructure(bare.model, params, refresh=refresh)
     _STRUCTURES[bare] = (tol, cs)
     return cs
