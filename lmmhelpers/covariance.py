@@ -42,7 +42,7 @@ from functools import cached_property
 import numpy as np
 import scipy.sparse as sp
 
-from lmmhelpers.parameters import BOUNDARY_TOL, VarianceParameters
+from lmmhelpers.parameters import BOUNDARY_TOL, VarianceParameters, column_scales
 
 #: The structures of fits, keyed by the (bare) statsmodels result; an entry goes with its result.
 _STRUCTURES = weakref.WeakKeyDictionary()
@@ -485,7 +485,7 @@ def structure(result, tol=BOUNDARY_TOL, *, refresh=False):
     cached = _STRUCTURES.get(bare)
     if not refresh and cached is not None and cached[0] == tol:
         return cached[1]
-    params = VarianceParameters.from_result(bare).snapped(tol)
+    params = VarianceParameters.from_result(bare).snapped(tol, column_scales(bare.model))
     cs = CovarianceStructure(bare.model, params, refresh=refresh)
     _STRUCTURES[bare] = (tol, cs)
     return cs

@@ -35,7 +35,13 @@ from lmmhelpers.engine.multistart import (
     parse_methods,
 )
 from lmmhelpers.engine.optimize import check_convergence, minimize_theta
-from lmmhelpers.parameters import BOUNDARY_TOL, is_boundary, theta_of, unpack_theta
+from lmmhelpers.parameters import (
+    BOUNDARY_TOL,
+    is_boundary,
+    theta_of,
+    theta_scales,
+    unpack_theta,
+)
 
 __all__ = [
     "fit_mixedlm",
@@ -95,9 +101,10 @@ def _validate(model, reml, engine, methods, grad_tol, maxiter, fit_kwds):
 
 
 def _start_theta(model, crit, start_params):
-    """θ to start from: lme4's (Λ = I, θ_j = 1), or the user's statsmodels start converted."""
+    """θ to start from: lme4's (Λ = I, θ_j = 1) in units where every random-effect column has
+    RMS 1 (so the start does not depend on a covariate's units), or the user's start."""
     if start_params is None:
-        return np.where(np.isfinite(crit.lower), 1.0, 0.0)
+        return np.where(np.isfinite(crit.lower), 1.0, 0.0) / theta_scales(model)
     packed = _statsmodels_start(model, start_params)
     params = MixedLMParams.from_packed(
         packed, model.k_fe, model.k_re, model.use_sqrt, has_fe=False
@@ -130,14 +137,20 @@ def _engine_fit(work, crit, reml, theta0, grad_tol, maxiter, snap):
     """Optimise θ with the engine and build the result on ``work`` (a prepared copy)."""
     t0 = time.perf_counter()
 
-    def f(theta):
-        return crit.deviance(theta, reml)
+    # The optimizer works on φ = θ · s, θ in units where every random-effect column has RMS
+    # 1: its steps, its snapping to the bound, the convergence verdict and the boundary rule
+    # then do not depend on the units of a covariate (for intercepts s = 1: lme4's θ).
+    s = theta_scales(work)
 
-    theta, value, n_evals = minimize_theta(f, theta0, crit.lower, maxeval=maxiter, snap=snap)
-    check = check_convergence(f, theta, crit.lower, tol=grad_tol, f0=value)
-    # lme4's isSingular on θ itself: a bounded θ below BOUNDARY_TOL (= is_boundary(result))
+    def f(phi):
+        return crit.deviance(phi / s, reml)
+
+    phi, value, n_evals = minimize_theta(f, theta0 * s, crit.lower, maxeval=maxiter, snap=snap)
+    check = check_convergence(f, phi, crit.lower, tol=grad_tol, f0=value)
+    # lme4's isSingular on the scaled θ (= is_boundary(result))
     bounded = np.isfinite(crit.lower)
-    check["boundary"] = bool(np.any(theta[bounded] < BOUNDARY_TOL))
+    check["boundary"] = bool(np.any(phi[bounded] < BOUNDARY_TOL))
+    theta = phi / s
     dev, beta, sigma2, _ = crit.solve(theta, reml)
     Lam, theta_vc = unpack_theta(theta, crit.k_re)
     result = _statsmodels.build_results(

@@ -129,6 +129,53 @@ def theta_of(cov_re_rel, vcomp_rel):
     return pack_theta(Lam, np.sqrt(np.clip(np.asarray(vcomp_rel, dtype=float), 0.0, None)))
 
 
+def column_scales(model):
+    """Root mean square of each random-effect column: (re columns (k_re,), vc components).
+
+    lme4's θ is in the units of the random-effect columns: a random slope on ``x`` measured
+    in millimetres has a θ a thousand times smaller than the same slope in metres. The
+    boundary rule and the optimizer's start use θ scaled by these, so that neither depends
+    on the units of a covariate. For an intercept (and any indicator column) the RMS is 1
+    and the rule is exactly lme4's.
+
+    Examples
+    --------
+    >>> import numpy as np, pandas as pd, statsmodels.formula.api as smf
+    >>> df = pd.DataFrame({"g": np.repeat([0, 1, 2], 2), "x": [1.0, -1, 2, -2, 3, -3],
+    ...                    "y": np.arange(6.0)})
+    >>> re, vc = column_scales(smf.mixedlm("y ~ x", df, groups="g", re_formula="~x"))
+    >>> re.round(4).tolist(), vc.tolist()
+    ([1.0, 2.1602], [])
+    """
+    import scipy.sparse as sp
+
+    if model.k_re:
+        Z = np.asarray(model.exog_re, dtype=float)
+        re = np.sqrt(np.mean(Z**2, axis=0))
+    else:
+        re = np.zeros(0)
+    vc = []
+    for j in range(len(model.exog_vc.names)):
+        total, count = 0.0, 0
+        for m in model.exog_vc.mats[j]:
+            m = m.toarray() if sp.issparse(m) else np.asarray(m, dtype=float)
+            total += float(np.sum(m**2))
+            count += int(np.sum(np.any(m != 0, axis=1)))
+        vc.append(np.sqrt(total / count) if count else 1.0)
+    re = np.where(re > 0, re, 1.0)
+    return re, np.asarray(vc, dtype=float)
+
+
+def theta_scales(model):
+    """Per packed θ coordinate, the RMS of the column it scales (Λ's row a: column a).
+
+    θ · theta_scales(model) is θ in units where every random-effect column has RMS 1.
+    """
+    re, vc = column_scales(model)
+    rows, _ = np.tril_indices(len(re))
+    return np.concatenate((re[rows], vc))
+
+
 @dataclass(frozen=True)
 class VarianceParameters:
     """The variance parameters of a fit, on the data's scale.
@@ -177,26 +224,32 @@ class VarianceParameters:
         """Relative standard deviations θ_j = τ_j/σ of the variance components."""
         return np.sqrt(np.clip(self.vcomp, 0.0, None) / self.scale)
 
-    def boundary_mask(self, tol=BOUNDARY_TOL):
-        """Which diagonal θ are on the boundary: (mask for Λ's diagonal, mask for θ_vc)."""
-        return np.diag(self.Lambda) < tol, self.theta_vc < tol
+    def boundary_mask(self, tol=BOUNDARY_TOL, scales=None):
+        """Which diagonal θ are on the boundary: (mask for Λ's diagonal, mask for θ_vc).
 
-    def on_boundary(self, tol=BOUNDARY_TOL):
+        ``scales`` (from :func:`column_scales`) measures θ in units where each random-effect
+        column has RMS 1, so that the rule does not depend on a covariate's units; without
+        it, θ is compared as it is (lme4's ``isSingular``).
+        """
+        re_scale, vc_scale = (1.0, 1.0) if scales is None else scales
+        return (np.diag(self.Lambda) * re_scale < tol), (self.theta_vc * vc_scale < tol)
+
+    def on_boundary(self, tol=BOUNDARY_TOL, scales=None):
         """True when any diagonal θ is below ``tol`` (lme4's ``isSingular``)."""
-        re_mask, vc_mask = self.boundary_mask(tol)
+        re_mask, vc_mask = self.boundary_mask(tol, scales)
         return bool(re_mask.any() or vc_mask.any())
 
-    def snapped(self, tol=BOUNDARY_TOL):
+    def snapped(self, tol=BOUNDARY_TOL, scales=None):
         """The same parameters with every direction below ``tol`` set exactly to zero.
 
         lme4's bounded optimiser lands exactly on θ = 0 where statsmodels stops at a tiny
         positive value; inference treats both alike by snapping to zero (the convention of
         lmerTest and pbkrtest, which see lme4's exact zeros).
         """
+        re_mask, vc_mask = self.boundary_mask(tol, scales)
         Lam = self.Lambda
-        Lam[:, np.diag(Lam) < tol] = 0.0
-        theta_vc = self.theta_vc
-        theta_vc = np.where(theta_vc < tol, 0.0, theta_vc)
+        Lam[:, re_mask] = 0.0
+        theta_vc = np.where(vc_mask, 0.0, self.theta_vc)
         return VarianceParameters(
             cov_re=self.scale * Lam @ Lam.T,
             vcomp=self.scale * theta_vc**2,
@@ -205,7 +258,9 @@ class VarianceParameters:
 
 
 def is_boundary(result, tol=BOUNDARY_TOL):
-    """Whether a MixedLM fit is singular by lme4's scale-free rule (some θ below ``tol``).
+    """Whether a MixedLM fit is singular: some θ below ``tol`` (lme4's ``isSingular``), with θ
+    measured in units where each random-effect column has RMS 1 (:func:`column_scales`), so
+    that the verdict does not depend on the units of y or of a covariate.
 
     Parameters
     ----------
@@ -230,4 +285,5 @@ def is_boundary(result, tol=BOUNDARY_TOL):
     >>> is_boundary(result)
     True
     """
-    return VarianceParameters.from_result(result).on_boundary(tol)
+    bare = getattr(result, "_results", result)
+    return VarianceParameters.from_result(bare).on_boundary(tol, column_scales(bare.model))
