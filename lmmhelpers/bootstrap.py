@@ -24,6 +24,7 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
+from lmmhelpers import _statsmodels
 from lmmhelpers._validation import check_int, check_n_jobs, check_seed
 from lmmhelpers.draws import draw_response
 
@@ -34,7 +35,7 @@ BOOTSTRAP_COLUMNS = ("LRT", "df", "p_chisq", "p_bootstrap", "p_pbkrtest", "n_sim
 
 
 def _bare(result):
-    return getattr(result, "_results", result)
+    return _statsmodels.unwrap(result)
 
 
 def _n_params(bare):

@@ -20,6 +20,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
+from lmmhelpers import _statsmodels
 from lmmhelpers._validation import (
     check_ddf,
     check_int,
@@ -38,7 +39,7 @@ CALIBRATION_COLUMNS = ("term", "method", "alpha", "rate", "lower", "upper", "n_u
 
 
 def _bare(result):
-    return getattr(result, "_results", result)
+    return _statsmodels.unwrap(result)
 
 
 def _check_result(result):

@@ -42,6 +42,7 @@ from functools import cached_property
 import numpy as np
 import scipy.sparse as sp
 
+from lmmhelpers import _statsmodels
 from lmmhelpers.parameters import BOUNDARY_TOL, VarianceParameters, column_scales
 
 #: The structures of fits, keyed by the (bare) statsmodels result; an entry goes with its result.
@@ -481,7 +482,7 @@ def structure(result, tol=BOUNDARY_TOL, *, refresh=False):
     >>> structure(result, refresh=True) is cs  # built anew
     False
     """
-    bare = getattr(result, "_results", result)
+    bare = _statsmodels.unwrap(result)
     cached = _STRUCTURES.get(bare)
     if not refresh and cached is not None and cached[0] == tol:
         return cached[1]

@@ -18,6 +18,7 @@ from __future__ import annotations
 import numpy as np
 import scipy.sparse as sp
 
+from lmmhelpers import _statsmodels
 from lmmhelpers.parameters import VarianceParameters
 from lmmhelpers.simulate import as_generator
 
@@ -68,7 +69,7 @@ def draw_response(result, *, beta=None, params=None, seed=None, size=None):
     >>> bool(np.all(draw_response(result, seed=1) == draw_response(result, seed=1)))
     True
     """
-    bare = getattr(result, "_results", result)
+    bare = _statsmodels.unwrap(result)
     model = bare.model
     rng = as_generator(seed)
     beta = (np.asarray(bare.fe_params, dtype=float) if beta is None

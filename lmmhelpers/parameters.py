@@ -20,6 +20,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from lmmhelpers import _statsmodels
+
 #: lme4's ``isSingular`` tolerance on the relative Cholesky factor θ.
 BOUNDARY_TOL = 1e-4
 
@@ -285,5 +287,5 @@ def is_boundary(result, tol=BOUNDARY_TOL):
     >>> is_boundary(result)
     True
     """
-    bare = getattr(result, "_results", result)
+    bare = _statsmodels.unwrap(result)
     return VarianceParameters.from_result(bare).on_boundary(tol, column_scales(bare.model))

@@ -22,7 +22,7 @@ from scipy import special
 from statsmodels.regression.mixed_linear_model import MixedLMResults
 from statsmodels.tools.sm_exceptions import ConvergenceWarning
 
-from lmmhelpers import kenward_roger, satterthwaite
+from lmmhelpers import _statsmodels, kenward_roger, satterthwaite
 from lmmhelpers._model_checks import check_model
 from lmmhelpers._validation import check_ddf, check_probability
 from lmmhelpers.covariance import structure
@@ -36,7 +36,7 @@ ANOVA_COLUMNS = ["Num DF", "Den DF", "F Value", "Pr > F"]
 def _check_result(result, ddf):
     """Unwrap and validate a MixedLM result for ``ddf``; return the bare results object."""
     ddf = check_ddf(ddf)
-    bare = getattr(result, "_results", result)
+    bare = _statsmodels.unwrap(result)
     if not isinstance(bare, MixedLMResults):
         raise TypeError(
             "result must be a fitted statsmodels MixedLM (MixedLMResults, from "

@@ -11,8 +11,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from lmmhelpers import study as study_module
-from lmmhelpers.book import null_pvalue_study
+from lmmhelpers.book import null_pvalue_study, two_input_analyses
 from lmmhelpers.simulate import two_input_design
 from lmmhelpers.study import (
     COLUMNS,
@@ -50,7 +49,7 @@ def test_identical_results_for_any_n_jobs_and_subsets():
     # a subset of replicates gives exactly the same rows
     design = partial(two_input_design, n_groups=4, n_per_group=5, group_var=1.0,
                      resid_var=1.0, effect=0.0, labels="correct", missing=0.0)
-    analyses = study_module.two_input_analyses(kw["methods"])
+    analyses = two_input_analyses(kw["methods"])
     part = run_study(design, analyses, n_sim=12, seed=21, replicates=[3, 7, 11],
                      progress=False, batch_size=1)
     expected = one[one["replicate"].isin([3, 7, 11])].reset_index(drop=True)
