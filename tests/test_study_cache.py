@@ -266,37 +266,19 @@ def test_saved_bytes_do_not_depend_on_when_they_were_written(tmp_path, fresh):
 # the committed studies load under today's keys
 # --------------------------------------------------------------------------------------------
 
-SWEEPS = ROOT / "data" / "sweeps"
-
-
-def _script(name):
-    import importlib.util
-
-    spec = importlib.util.spec_from_file_location(name, ROOT / "scripts" / f"{name}.py")
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
-
-@pytest.mark.skipif(not (SWEEPS / "index.csv").exists(), reason="no committed sweeps")
+@pytest.mark.skipif(not (ROOT / "data" / "sweeps" / "index.csv").exists(),
+                    reason="no committed sweeps")
 def test_committed_studies_load_checked_under_their_current_keys():
-    """If this fails after a change of code the key covers, re-key the committed studies (the
-    results must not have changed: test_committed_sweep_slice_recomputes_to_the_same_numbers)."""
-    make_sweeps = _script("make_sweeps")
+    """Every committed full-table study loads under its specification's key with its checksum
+    and row count verified. If this fails after a change of code the key covers, re-key or
+    regenerate them (scripts/make_sweeps.py, scripts/make_sweeps_dof.py)."""
+    from lmmhelpers.book import dof_studies, seed_sweeps
+
     with warnings.catch_warnings():
         warnings.simplefilter("error")  # a damaged or mismatched file warns: fail
-        for _, entry in pd.read_csv(SWEEPS / "index.csv").iterrows():
-            design, analyses, n_sim, seed = make_sweeps.study_arguments(entry.to_dict())
-            table = load_study(study_description(design, analyses, n_sim, seed), SWEEPS)
-            assert table is not None, f"{entry['file']} is not stored under its current key"
-            assert table["replicate"].nunique() == n_sim
-        dof_index = pd.read_csv(SWEEPS / "dof_index.csv").set_index("design")
-        for name, design, analyses, n_sim, seed, _ in _script("make_sweeps_dof").dof_conditions():
-            if name == "crossed":  # its design is defined in __main__ by the chapter and script
-                continue
-            description = study_description(design, analyses, n_sim, seed)
-            table = load_study(description, SWEEPS, prefix="dof_study-")
-            assert table is not None, f"{dof_index.loc[name, 'file']} is not under its key"
+        for study in seed_sweeps() + list(dof_studies().values()):
+            table = study.load()
+            assert table["replicate"].nunique() == study.n_sim, study.name
 
 
 def test_rekey_moves_a_study_whose_code_digest_changed(tmp_path, fresh):
