@@ -112,8 +112,9 @@ def test_row_order_group_labels_and_level_order(design, perm_seed):
     # factor level order: the type III F statistics do not depend on which level is the
     # reference, nor do Kenward-Roger's df. Satterthwaite's df of a term with several df do,
     # slightly: lmerTest's contestMD combines the df of the eigen-directions of LΦLᵀ (Fai &
-    # Cornelius 1996), which depend on the basis of L. lmerTest 3.1-3 gives the same two
-    # values (checked in R on design (6, 6, 3): 11.6053 and 11.4987), so we match it.
+    # Cornelius 1996), which depend on the basis of L: by 1% on design (6, 6, 3), 8% on
+    # (3, 10, 3). lmerTest 3.1-3 gives the same two values (checked in R on design (6, 6, 3):
+    # 11.6053 and 11.4987), so we match it; Kenward-Roger's df do not have this defect.
     releveled = df.assign(f=pd.Categorical(df["f"], ["mid", "hi", "lo"]))
     _, _, relevel_anova = _tests(releveled)
     _same_anova({"kenward-roger": base_anova["kenward-roger"]},
@@ -123,7 +124,6 @@ def test_row_order_group_labels_and_level_order(design, perm_seed):
     one_df = left["Num DF"] == 1
     np.testing.assert_allclose(right.loc[one_df, "Den DF"], left.loc[one_df, "Den DF"],
                                rtol=RTOL)
-    np.testing.assert_allclose(right["Den DF"], left["Den DF"], rtol=0.05)
 
 
 @pytest.mark.parametrize("n_jobs", [1, 2])
