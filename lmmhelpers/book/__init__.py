@@ -17,7 +17,15 @@ package) use the same definitions. The library never imports it.
 
 from lmmhelpers.book.crossed import LRT_NULL_STUDY, OPTIMIZER_STUDY, OPTIMIZERS, optimizer_rows
 from lmmhelpers.book.group_count import compact, group_count_index, load_group_count
-from lmmhelpers.book.pages import best_time, glue_value, glue_values, plain, time_corrections
+from lmmhelpers.book.pages import (
+    ClaimError,
+    best_time,
+    claim,
+    glue_value,
+    glue_values,
+    plain,
+    time_corrections,
+)
 from lmmhelpers.book.repository import (
     fit_reference,
     reference,
@@ -54,6 +62,8 @@ from lmmhelpers.book.studies import (
 )
 
 __all__ = [
+    "ClaimError",
+    "claim",
     "CROSSED_VC",
     "INPUT_TERM",
     "LRT_NULL_STUDY",

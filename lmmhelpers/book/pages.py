@@ -14,7 +14,53 @@ import numpy as np
 from lmmhelpers.covariance import structure
 from lmmhelpers.tables import anova_table, coef_table
 
-__all__ = ["best_time", "glue_value", "glue_values", "plain", "time_corrections"]
+__all__ = ["ClaimError", "best_time", "claim", "glue_value", "glue_values", "plain",
+           "time_corrections"]
+
+
+class ClaimError(AssertionError):
+    """A sentence of the book that its own data no longer support."""
+
+
+def claim(holds, text):
+    """Check a claim the prose makes; fail the build with the claim's words when it is false.
+
+    Every qualitative sentence of a chapter ("z rejects more often than Satterthwaite", "the
+    interval contains 0.05") sits next to a hidden cell that calls this with the condition
+    the data must satisfy, so that a change of code or data that contradicts the text stops
+    the build instead of publishing a wrong sentence.
+
+    Parameters
+    ----------
+    holds : bool
+        The condition, computed from the chapter's own numbers.
+    text : str
+        The claim as the prose states it.
+
+    Returns
+    -------
+    str
+        ``text`` (so a cell can show what was checked, if it wants).
+
+    Raises
+    ------
+    ClaimError
+        When ``holds`` is false: "the book claims: <text>, but its data do not support it".
+
+    Examples
+    --------
+    >>> claim(0.061 < 0.083, "Satterthwaite rejects less often than z")
+    'Satterthwaite rejects less often than z'
+    >>> claim(0.09 < 0.05, "z holds its level")
+    Traceback (most recent call last):
+    ...
+    lmmhelpers.book.pages.ClaimError: the book claims: z holds its level; its data do not support it
+    """
+    if not isinstance(text, str) or not text:
+        raise TypeError(f"text must be the claim as a non-empty str, got {text!r}")
+    if not bool(holds):
+        raise ClaimError(f"the book claims: {text}; its data do not support it")
+    return text
 
 
 def plain(value):
