@@ -25,6 +25,7 @@ from statsmodels.regression.mixed_linear_model import MixedLM, MixedLMParams
 from statsmodels.tools.sm_exceptions import ConvergenceWarning
 
 from lmmhelpers import _statsmodels
+from lmmhelpers._model_checks import check_model
 from lmmhelpers.engine import criterion_for
 from lmmhelpers.engine.multistart import (
     DEFAULT_METHODS,
@@ -282,7 +283,9 @@ def fit_mixedlm(
     TypeError
         If ``model`` is not a MixedLM or an argument has the wrong type.
     ValueError
-        If a method is unknown, the fixed-effects design is rank deficient, or every attempt
+        If a method is unknown, the model cannot be estimated (a collinear, duplicated or
+        all-zero fixed-effect column, named; groups of size one; more random effects than
+        observations; a variance component with a single level; missing values), or every attempt
         failed.
 
     Notes
@@ -308,6 +311,7 @@ def fit_mixedlm(
     chains, grad_tol, engine = _validate(
         model, reml, engine, methods, grad_tol, maxiter, fit_kwds
     )
+    check_model(model)  # a design that cannot be estimated: an error naming the cause
     reml = bool(reml)
     work = _statsmodels.prepared_copy(model, reml)
     rows = []

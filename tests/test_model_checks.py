@@ -79,3 +79,24 @@ def test_good_models_pass():
     crossed = df.assign(one=1)
     check_model(smf.mixedlm("y ~ x", crossed, groups="one", re_formula="0",
                             vc_formula={"g": "0 + C(g)", "a": "0 + C(a)"}))
+
+
+def test_fit_mixedlm_refuses_what_cannot_be_estimated_before_any_optimizer_runs():
+    """Issue 11, classes 2 and 3, from the user's side: each used to end in "every optimizer
+    failed (Singular matrix ...)" or in converged=True with arbitrary numbers."""
+    from lmmhelpers import fit_mixedlm
+
+    df = _data()
+    cases = [
+        (smf.mixedlm("y ~ x + x_copy", df.assign(x_copy=df["x"]), groups="g"),
+         "'x_copy' duplicates 'x'"),
+        (smf.mixedlm("y ~ x + a", df.assign(a=pd.Categorical(df["a"], ["p", "q", "r", "s"])),
+                     groups="g"), "zero in every row"),
+        (smf.mixedlm("y ~ x", df.assign(row=np.arange(len(df))), groups="row"),
+         "every group has a single observation"),
+        (smf.mixedlm("y ~ x", df.assign(one=1, c="only"), groups="one", re_formula="0",
+                     vc_formula={"c": "0 + C(c)", "g": "0 + C(g)"}), "'c' has a single level"),
+    ]
+    for model, pattern in cases:
+        with pytest.raises(ValueError, match=pattern):
+            fit_mixedlm(model)
