@@ -175,18 +175,21 @@ _PY_ROLES = ("py:mod", "py:func", "py:class", "py:data", "py:attr", "py:meth", "
 
 
 def internal_targets(package_name: str) -> set[str]:
-    """Submodules of ``package_name`` and the names defined in them, bare and qualified."""
+    """Modules of ``package_name`` (sub-packages included) and the names defined in the
+    package that each module holds (its own or re-exported), bare and qualified."""
     package = importlib.import_module(package_name)
     targets: set[str] = set()
-    for info in pkgutil.iter_modules(package.__path__):
-        module_name = f"{package_name}.{info.name}"
+    prefix = package_name + "."
+    for info in pkgutil.walk_packages(package.__path__, prefix):
+        module_name = info.name
         module = importlib.import_module(module_name)
         targets.add(module_name)
         for name, value in vars(module).items():
             if name.startswith("__"):
                 continue
-            if getattr(value, "__module__", module_name) != module_name and not name.isupper():
-                continue  # imported from elsewhere (numpy, pandas, another submodule)
+            origin = getattr(value, "__module__", module_name) or ""
+            if not (origin == package_name or origin.startswith(prefix)) and not name.isupper():
+                continue  # imported from elsewhere (numpy, pandas)
             targets.add(f"{module_name}.{name}")
             if name not in getattr(package, "__all__", ()):
                 targets.add(name)
