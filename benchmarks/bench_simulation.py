@@ -38,7 +38,7 @@ t0 <- proc.time()[["elapsed"]]
 sims <- simulate(update(full, . ~ 1 + (1 | group)), nsim = nsim)
 p <- numeric(nsim)
 for (i in seq_len(nsim)) {
-  m <- suppressMessages(refit(full, sims[[i]]))
+  m <- as_lmerModLmerTest(suppressMessages(refit(full, sims[[i]])))
   p[i] <- coef(summary(m, ddf = "Satterthwaite"))[2, "Pr(>|t|)"]
 }
 calib <- proc.time()[["elapsed"]] - t0
