@@ -134,7 +134,7 @@ def crossed_power(n_subj, n_items, n_sim, seed, *, vc=None,
         Root seed (the template data set uses it too).
     vc : dict, optional
         Variance components of the fitted model (default ``CROSSED_VC``); e.g. add
-        ``"slope": "0 + C(subj_id):X_i"`` for by-subject slopes (slower: about ten times).
+        ``"slope": "0 + C(subj_id):X_i"`` for by-subject slopes (several times slower).
     methods : sequence of str
         Reference distributions, as in :func:`lmmhelpers.calibrate`.
     alpha : float, default 0.05
