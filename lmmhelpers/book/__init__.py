@@ -26,6 +26,11 @@ from lmmhelpers.book.pages import (
     plain,
     time_corrections,
 )
+from lmmhelpers.book.planning import (
+    crossed_power,
+    crossed_se,
+    group_means_power,
+)
 from lmmhelpers.book.repository import (
     fit_reference,
     reference,
@@ -79,6 +84,8 @@ __all__ = [
     "crossed_lrt",
     "crossed_model",
     "crossed_one_group",
+    "crossed_power",
+    "crossed_se",
     "design_between_within_df",
     "dof_studies",
     "fit_reference",
@@ -87,6 +94,7 @@ __all__ = [
     "group_count_cells",
     "group_count_index",
     "group_count_study",
+    "group_means_power",
     "load_group_count",
     "nested_slopes",
     "null_pvalue_study",
