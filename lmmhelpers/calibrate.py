@@ -31,7 +31,7 @@ from lmmhelpers._validation import (
 from lmmhelpers.draws import draw_response
 from lmmhelpers.summaries import rejection_rate
 
-__all__ = ["calibrate", "calibration_summary"]
+__all__ = ["NullDraws", "RefitTests", "calibrate", "calibration_summary"]
 
 #: The columns of :func:`calibrate`'s table, in order (a contract: other code relies on them).
 CALIBRATION_COLUMNS = ("term", "method", "alpha", "rate", "lower", "upper", "n_used",
