@@ -11,11 +11,20 @@ package) use the same definitions. The library never imports it.
   one-group model, the nested random-slopes design, the between-within rows of a study;
 - ``lmmhelpers.book.studies``, ``lmmhelpers.book.group_count``,
   ``lmmhelpers.book.crossed``: every stored study's specification and loader;
+- ``lmmhelpers.book.dietox``: the dietox data (read from statsmodels) and their R reference;
 - ``lmmhelpers.book.runner``: one seeded runner for replicate loops;
 - ``lmmhelpers.book.pages``: glue and timing helpers of the chapters.
 """
 
 from lmmhelpers.book.crossed import LRT_NULL_STUDY, OPTIMIZER_STUDY, OPTIMIZERS, optimizer_rows
+from lmmhelpers.book.dietox import (
+    DIETOX_FORMULA,
+    dietox_agreement,
+    dietox_model,
+    dietox_path,
+    dietox_reference,
+    load_dietox,
+)
 from lmmhelpers.book.group_count import compact, group_count_index, load_group_count
 from lmmhelpers.book.pages import (
     ClaimError,
@@ -65,6 +74,7 @@ __all__ = [
     "ClaimError",
     "claim",
     "CROSSED_VC",
+    "DIETOX_FORMULA",
     "INPUT_TERM",
     "LRT_NULL_STUDY",
     "OPTIMIZERS",
@@ -80,6 +90,10 @@ __all__ = [
     "crossed_model",
     "crossed_one_group",
     "design_between_within_df",
+    "dietox_agreement",
+    "dietox_model",
+    "dietox_path",
+    "dietox_reference",
     "dof_studies",
     "fit_reference",
     "glue_value",
@@ -87,6 +101,7 @@ __all__ = [
     "group_count_cells",
     "group_count_index",
     "group_count_study",
+    "load_dietox",
     "load_group_count",
     "nested_slopes",
     "null_pvalue_study",
