@@ -19,6 +19,7 @@ package) use the same definitions. The library never imports it.
 from lmmhelpers.book.crossed import LRT_NULL_STUDY, OPTIMIZER_STUDY, OPTIMIZERS, optimizer_rows
 from lmmhelpers.book.dietox import (
     DIETOX_FORMULA,
+    DOSES,
     dietox_agreement,
     dietox_model,
     dietox_path,
@@ -75,6 +76,7 @@ __all__ = [
     "claim",
     "CROSSED_VC",
     "DIETOX_FORMULA",
+    "DOSES",
     "INPUT_TERM",
     "LRT_NULL_STUDY",
     "OPTIMIZERS",

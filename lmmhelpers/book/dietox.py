@@ -28,6 +28,7 @@ from lmmhelpers.tables import anova_table, coef_table, contrast_test
 
 __all__ = [
     "DIETOX_FORMULA",
+    "DOSES",
     "dietox_agreement",
     "dietox_model",
     "dietox_path",
@@ -37,6 +38,10 @@ __all__ = [
 
 #: The fixed effects of the chapter's model: both diets as factors, and a common slope in week.
 DIETOX_FORMULA = "Weight ~ C(Evit) + C(Cu) + Time"
+
+#: The doses behind the levels 1, 2, 3 of ``Evit`` (mg dl-α-tocopheryl acetate per kg feed) and
+#: ``Cu`` (mg copper per kg feed), from geepack's documentation of dietox.
+DOSES = {"Evit": (0, 100, 200), "Cu": (0, 35, 175)}
 
 #: Random-effects structures by name: ``re_formula`` of ``statsmodels.formula.api.mixedlm``.
 RANDOM_EFFECTS = {"intercept": None, "slope": "~Time"}
