@@ -3,9 +3,9 @@
 dietox is the growth experiment of Lauridsen, Højsgaard & Sørensen (1999, Journal of Animal
 Science 77:906): 72 pigs from 24 litters, weighed weekly for 12 weeks, each pig on one of
 three doses of vitamin E (``Evit``) and one of three doses of copper (``Cu``) in its feed.
-The data ship with the R package geepack (GPL-2/3) and, as a copy, in statsmodels' test
-data (``statsmodels/regression/tests/results/dietox.csv``, BSD-3), which its MixedLM
-documentation uses. The book does not copy the file: :func:`load_dietox` reads it from the
+The data ship with the R package geepack (GPL) and, as a copy, in statsmodels' test data
+(``statsmodels/regression/tests/results/dietox.csv``); statsmodels' MixedLM documentation
+uses these data. The book does not copy the file: :func:`load_dietox` reads it from the
 installed statsmodels, and :func:`dietox_reference` reads what ``scripts/r_dietox.R``
 computed from the same file with lme4, lmerTest and pbkrtest
 (``tests/fixtures/dietox.json``, with the file's md5).
