@@ -36,7 +36,7 @@ __all__ = [
     "load_dietox",
 ]
 
-#: The fixed effects of the chapter's model: both diets as factors, and a common slope in week.
+#: The fixed effects of the chapter's model (both diets as factors, a common slope in week).
 DIETOX_FORMULA = "Weight ~ C(Evit) + C(Cu) + Time"
 
 #: The doses behind the levels 1, 2, 3 of ``Evit`` (mg dl-α-tocopheryl acetate per kg feed) and
