@@ -11,11 +11,21 @@ package) use the same definitions. The library never imports it.
   one-group model, the nested random-slopes design, the between-within rows of a study;
 - ``lmmhelpers.book.studies``, ``lmmhelpers.book.group_count``,
   ``lmmhelpers.book.crossed``: every stored study's specification and loader;
+- ``lmmhelpers.book.dietox``: the dietox data (read from statsmodels) and their R reference;
 - ``lmmhelpers.book.runner``: one seeded runner for replicate loops;
 - ``lmmhelpers.book.pages``: glue and timing helpers of the chapters.
 """
 
 from lmmhelpers.book.crossed import LRT_NULL_STUDY, OPTIMIZER_STUDY, OPTIMIZERS, optimizer_rows
+from lmmhelpers.book.dietox import (
+    DIETOX_FORMULA,
+    DOSES,
+    dietox_agreement,
+    dietox_model,
+    dietox_path,
+    dietox_reference,
+    load_dietox,
+)
 from lmmhelpers.book.group_count import compact, group_count_index, load_group_count
 from lmmhelpers.book.pages import (
     ClaimError,
@@ -70,6 +80,8 @@ __all__ = [
     "ClaimError",
     "claim",
     "CROSSED_VC",
+    "DIETOX_FORMULA",
+    "DOSES",
     "INPUT_TERM",
     "LRT_NULL_STUDY",
     "OPTIMIZERS",
@@ -87,6 +99,10 @@ __all__ = [
     "crossed_power",
     "crossed_se",
     "design_between_within_df",
+    "dietox_agreement",
+    "dietox_model",
+    "dietox_path",
+    "dietox_reference",
     "dof_studies",
     "fit_reference",
     "glue_value",
@@ -95,6 +111,7 @@ __all__ = [
     "group_count_index",
     "group_count_study",
     "group_means_power",
+    "load_dietox",
     "load_group_count",
     "nested_slopes",
     "null_pvalue_study",
