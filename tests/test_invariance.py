@@ -21,7 +21,7 @@ from lmmhelpers import anova_table, coef_table, fit_mixedlm
 RTOL = 5e-3
 T_ATOL = 2e-3
 P_ATOL = 1e-3
-SETTINGS = settings(max_examples=12, deadline=None,
+SETTINGS = settings(max_examples=25, deadline=None, derandomize=True,
                     suppress_health_check=[HealthCheck.too_slow])
 
 
@@ -45,12 +45,13 @@ def _tests(df, re_formula=None):
     return result, tables, anova
 
 
-def _same(a, b, rows):
+def _same(a, b, rows, df_rtol=RTOL):
     for ddf in a:
         for column, atol in (("df", 0.0), ("t", T_ATOL), ("P>|t|", P_ATOL)):
+            rtol = df_rtol if column == "df" and ddf == "satterthwaite" else RTOL
             np.testing.assert_allclose(b[ddf].loc[rows, column].to_numpy(float),
                                        a[ddf].loc[rows, column].to_numpy(float),
-                                       rtol=RTOL, atol=atol, err_msg=f"{ddf} {column}")
+                                       rtol=rtol, atol=atol, err_msg=f"{ddf} {column}")
 
 
 def _same_anova(a, b):
@@ -91,9 +92,12 @@ def test_units_and_offset_of_a_predictor(design, scale, offset):
 @given(designs, st.sampled_from([1e-2, 1e2]))
 def test_units_of_a_predictor_with_a_random_slope(design, scale):
     df = _design(*design, slope_sd=0.7)
-    _, base, _ = _tests(df, re_formula="~x")
+    fit, base, _ = _tests(df, re_formula="~x")
     _, moved, _ = _tests(df.assign(x=scale * df["x"]), re_formula="~x")
-    _same(base, moved, SLOPES)
+    # At a singular fit (here: intercept-slope correlation -1) lmerTest's Satterthwaite df are
+    # ill-conditioned in θ: two optima equal to 1e-9 in the criterion give df ~1% apart
+    # (18.40 vs 18.56 on design (2829, 8, 4)); KR's are not.
+    _same(base, moved, SLOPES, df_rtol=0.02 if fit.boundary else RTOL)
 
 
 @SETTINGS
