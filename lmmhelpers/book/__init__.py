@@ -11,11 +11,19 @@ package) use the same definitions. The library never imports it.
   one-group model, the nested random-slopes design, the between-within rows of a study;
 - ``lmmhelpers.book.studies``, ``lmmhelpers.book.group_count``,
   ``lmmhelpers.book.crossed``: every stored study's specification and loader;
+- ``lmmhelpers.book.first_model``: the first chapter's design (a between-group treatment and a
+  within-group covariate), its OLS and mixed-model fits, and the REML/ML profile;
 - ``lmmhelpers.book.runner``: one seeded runner for replicate loops;
 - ``lmmhelpers.book.pages``: glue and timing helpers of the chapters.
 """
 
 from lmmhelpers.book.crossed import LRT_NULL_STUDY, OPTIMIZER_STUDY, OPTIMIZERS, optimizer_rows
+from lmmhelpers.book.first_model import (
+    FIRST_MODEL_FORMULA,
+    first_model_data,
+    first_model_replicate,
+    profile_loglik,
+)
 from lmmhelpers.book.group_count import compact, group_count_index, load_group_count
 from lmmhelpers.book.pages import (
     ClaimError,
@@ -65,6 +73,7 @@ __all__ = [
     "ClaimError",
     "claim",
     "CROSSED_VC",
+    "FIRST_MODEL_FORMULA",
     "INPUT_TERM",
     "LRT_NULL_STUDY",
     "OPTIMIZERS",
@@ -81,6 +90,8 @@ __all__ = [
     "crossed_one_group",
     "design_between_within_df",
     "dof_studies",
+    "first_model_data",
+    "first_model_replicate",
     "fit_reference",
     "glue_value",
     "glue_values",
@@ -92,6 +103,7 @@ __all__ = [
     "null_pvalue_study",
     "optimizer_rows",
     "plain",
+    "profile_loglik",
     "pvalue_study",
     "reference",
     "reference_cases",
