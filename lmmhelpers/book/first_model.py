@@ -158,29 +158,35 @@ def first_model_replicate(i, rng, *, terms=("treated", "x"), **design):
     return rows
 
 
-def _cs_pieces(y, X, groups, group_var, resid_var):
-    """X'V⁻¹X, X'V⁻¹y, y'V⁻¹y and log|V| for V block diagonal, V_g = σ² I + σ_b² J."""
-    p = X.shape[1]
-    xvx, xvy, yvy, logdet = np.zeros((p, p)), np.zeros(p), 0.0, 0.0
+def _group_sums(y, X, groups):
+    """Per group: n, X'X, X'1, X'y, 1'y and y'y (all the likelihood needs)."""
+    out = []
     for g in pd.unique(groups):
         rows = groups == g
-        yg, Xg, n = y[rows], X[rows], int(rows.sum())
+        yg, Xg = y[rows], X[rows]
+        out.append((int(rows.sum()), Xg.T @ Xg, Xg.sum(axis=0), Xg.T @ yg, yg.sum(), yg @ yg))
+    return out
+
+
+def _cs_pieces(sums, group_var, resid_var):
+    """X'V⁻¹X, X'V⁻¹y, y'V⁻¹y and log|V| for V block diagonal, V_g = σ² I + σ_b² J."""
+    p = sums[0][1].shape[0]
+    xvx, xvy, yvy, logdet = np.zeros((p, p)), np.zeros(p), 0.0, 0.0
+    for n, xx, sx, xy, sy, yy in sums:
         # V_g⁻¹ = (I − c J) / σ² with c = σ_b² / (σ² + n σ_b²); |V_g| = σ^(2n) (1 + n σ_b²/σ²)
         c = group_var / (resid_var + n * group_var)
-        sx, sy = Xg.sum(axis=0), yg.sum()
-        xvx += (Xg.T @ Xg - c * np.outer(sx, sx)) / resid_var
-        xvy += (Xg.T @ yg - c * sx * sy) / resid_var
-        yvy += (yg @ yg - c * sy**2) / resid_var
+        xvx += (xx - c * np.outer(sx, sx)) / resid_var
+        xvy += (xy - c * sx * sy) / resid_var
+        yvy += (yy - c * sy**2) / resid_var
         logdet += n * np.log(resid_var) + np.log1p(n * group_var / resid_var)
     return xvx, xvy, yvy, logdet
 
 
-def _loglik(y, X, groups, group_var, resid_var, reml):
+def _loglik(sums, n, p, group_var, resid_var, reml):
     """The ML or REML log-likelihood at (σ_b², σ²), with β at its GLS estimate."""
-    xvx, xvy, yvy, logdet = _cs_pieces(y, X, groups, group_var, resid_var)
+    xvx, xvy, yvy, logdet = _cs_pieces(sums, group_var, resid_var)
     beta = np.linalg.solve(xvx, xvy)
     quad = yvy - beta @ xvy
-    n, p = X.shape
     if reml:
         _, logdet_xvx = np.linalg.slogdet(xvx)
         return -0.5 * ((n - p) * np.log(2 * np.pi) + logdet + logdet_xvx + quad)
@@ -234,11 +240,12 @@ def profile_loglik(data, group_vars, *, reml=True, formula=FIRST_MODEL_FORMULA, 
     y = np.asarray(ols.model.endog, dtype=float)
     X = np.asarray(ols.model.exog, dtype=float)
     groups = data.loc[ols.model.data.row_labels, group].to_numpy()
+    sums, (n, p) = _group_sums(y, X, groups), X.shape
     start = float(ols.scale)
     rows = []
     for s2b in values:
         def minus(log_s2, s2b=s2b):
-            return -_loglik(y, X, groups, s2b, np.exp(log_s2), reml)
+            return -_loglik(sums, n, p, s2b, np.exp(log_s2), reml)
 
         best = optimize.minimize_scalar(
             minus, bracket=(np.log(start) - 1, np.log(start) + 1), tol=1e-10
