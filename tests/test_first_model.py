@@ -67,3 +67,18 @@ def test_replicates_report_both_models_and_are_reproducible():
     tr = ols["term"] == "treated"
     assert np.allclose(ols.loc[tr, "estimate"], lmm.loc[tr, "estimate"], atol=1e-6)
     assert (lmm["group_var"] >= 0).all() and ols["group_var"].isna().all()
+
+
+def test_replicate_fits_equal_the_formula_fits():
+    import statsmodels.formula.api as smf
+
+    from lmmhelpers.book import replicate_rng
+
+    rows = first_model_replicate(2, replicate_rng(9, 3, 2), n_groups=6, n_per_group=4)
+    data = first_model_data(6, 4, seed=replicate_rng(9, 3, 2))
+    ols = smf.ols(FIRST_MODEL_FORMULA, data).fit()
+    lmm = fit_mixedlm(smf.mixedlm(FIRST_MODEL_FORMULA, data, groups="group"))
+    for row in rows:
+        fit = ols if row["model"] == "OLS" else lmm
+        assert row["estimate"] == pytest.approx(fit.params[row["term"]], abs=1e-8)
+        assert row["se"] == pytest.approx(fit.bse[row["term"]], rel=1e-6)

@@ -103,10 +103,12 @@ def first_model_replicate(i, rng, *, terms=("treated", "x"), **design):
     """Fit OLS and the random-intercept model to one simulated data set; one row per fit and term.
 
     The task of a seeded loop (:func:`lmmhelpers.book.run_seeded`): draw
-    :func:`first_model_data` with ``rng``, fit ``FIRST_MODEL_FORMULA`` by OLS
-    (``statsmodels.formula.api.ols``) and by REML (:func:`lmmhelpers.fit_mixedlm` on
-    ``smf.mixedlm(..., groups="group")``), and report each term's estimate, standard error and
-    95 % interval (normal quantiles for the mixed model, as its ``summary()``; t for OLS).
+    :func:`first_model_data` with ``rng``, fit the model of ``FIRST_MODEL_FORMULA`` by OLS
+    and by REML (:func:`lmmhelpers.fit_mixedlm`, random intercept by ``group``), and report
+    each term's estimate, standard error and 95 % interval (normal quantiles for the mixed
+    model, as its ``summary()``; t for OLS). The models are built from the design matrix
+    (``sm.OLS``, ``sm.MixedLM``), the same fits as ``smf.ols``/``smf.mixedlm`` with the
+    formula, without parsing it in every replicate.
 
     Parameters
     ----------
@@ -132,13 +134,15 @@ def first_model_replicate(i, rng, *, terms=("treated", "x"), **design):
     >>> [(r["model"], r["term"]) for r in rows]
     [('OLS', 'treated'), ('OLS', 'x'), ('LMM', 'treated'), ('LMM', 'x')]
     """
-    import statsmodels.formula.api as smf
+    import statsmodels.api as sm
 
     from lmmhelpers import fit_mixedlm
 
     data = first_model_data(seed=rng, **design)
-    ols = smf.ols(FIRST_MODEL_FORMULA, data).fit()
-    lmm = fit_mixedlm(smf.mixedlm(FIRST_MODEL_FORMULA, data, groups="group"))
+    X = data[["treated", "x"]].astype(float)
+    X.insert(0, "Intercept", 1.0)  # the columns of "y ~ treated + x"
+    ols = sm.OLS(data["y"], X).fit()
+    lmm = fit_mixedlm(sm.MixedLM(data["y"], X, groups=data["group"]))
     rows = []
     for name, fit in (("OLS", ols), ("LMM", lmm)):
         ci = fit.conf_int()
