@@ -21,7 +21,7 @@ from lmmhelpers._validation import check_int, check_real, check_str
 
 __all__ = ["FIRST_MODEL_FORMULA", "first_model_data", "first_model_replicate", "profile_loglik"]
 
-#: The model of the chapter: a between-group treatment and a within-group covariate.
+#: The formula of the chapter's model, with a between-group treatment and a within-group covariate.
 FIRST_MODEL_FORMULA = "y ~ treated + x"
 
 
