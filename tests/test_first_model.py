@@ -67,6 +67,8 @@ def test_replicates_report_both_models_and_are_reproducible():
     tr = ols["term"] == "treated"
     assert np.allclose(ols.loc[tr, "estimate"], lmm.loc[tr, "estimate"], atol=1e-6)
     assert (lmm["group_var"] >= 0).all() and ols["group_var"].isna().all()
+    # REML's estimate of the group variance is never below ML's in a balanced design
+    assert (lmm["group_var"] >= lmm["group_var_ml"] - 1e-8).all()
 
 
 def test_replicate_fits_equal_the_formula_fits():

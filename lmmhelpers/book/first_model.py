@@ -125,7 +125,8 @@ def first_model_replicate(i, rng, *, terms=("treated", "x"), **design):
     -------
     list of dict
         Keys ``replicate``, ``model`` (``"OLS"`` or ``"LMM"``), ``term``, ``estimate``, ``se``,
-        ``lower``, ``upper``, ``group_var`` (the LMM's σ_b² estimate; NaN for OLS),
+        ``lower``, ``upper``, ``group_var`` and ``group_var_ml`` (the LMM's REML and ML
+        estimates of σ_b²; NaN for OLS),
         ``converged`` and ``boundary`` (the LMM's verdicts; True and False for OLS).
 
     Examples
@@ -142,7 +143,9 @@ def first_model_replicate(i, rng, *, terms=("treated", "x"), **design):
     X = data[["treated", "x"]].astype(float)
     X.insert(0, "Intercept", 1.0)  # the columns of "y ~ treated + x"
     ols = sm.OLS(data["y"], X).fit()
-    lmm = fit_mixedlm(sm.MixedLM(data["y"], X, groups=data["group"]))
+    model = sm.MixedLM(data["y"], X, groups=data["group"])
+    lmm = fit_mixedlm(model)
+    group_var_ml = float(fit_mixedlm(model, reml=False).cov_re.iloc[0, 0])
     rows = []
     for name, fit in (("OLS", ols), ("LMM", lmm)):
         ci = fit.conf_int()
@@ -156,6 +159,7 @@ def first_model_replicate(i, rng, *, terms=("treated", "x"), **design):
                 "lower": float(ci.loc[term, 0]),
                 "upper": float(ci.loc[term, 1]),
                 "group_var": float(fit.cov_re.iloc[0, 0]) if name == "LMM" else np.nan,
+                "group_var_ml": group_var_ml if name == "LMM" else np.nan,
                 "converged": bool(fit.converged) if name == "LMM" else True,
                 "boundary": bool(fit.boundary) if name == "LMM" else False,
             })
