@@ -12,6 +12,8 @@ package) use the same definitions. The library never imports it.
 - ``lmmhelpers.book.studies``, ``lmmhelpers.book.group_count``,
   ``lmmhelpers.book.crossed``: every stored study's specification and loader;
 - ``lmmhelpers.book.dietox``: the dietox data (read from statsmodels) and their R reference;
+- ``lmmhelpers.book.first_model``: the first chapter's design (a between-group treatment and a
+  within-group covariate), its OLS and mixed-model fits, and the REML/ML profile;
 - ``lmmhelpers.book.runner``: one seeded runner for replicate loops;
 - ``lmmhelpers.book.pages``: glue and timing helpers of the chapters.
 """
@@ -25,6 +27,12 @@ from lmmhelpers.book.dietox import (
     dietox_path,
     dietox_reference,
     load_dietox,
+)
+from lmmhelpers.book.first_model import (
+    FIRST_MODEL_FORMULA,
+    first_model_data,
+    first_model_replicate,
+    profile_loglik,
 )
 from lmmhelpers.book.group_count import compact, group_count_index, load_group_count
 from lmmhelpers.book.pages import (
@@ -82,6 +90,7 @@ __all__ = [
     "CROSSED_VC",
     "DIETOX_FORMULA",
     "DOSES",
+    "FIRST_MODEL_FORMULA",
     "INPUT_TERM",
     "LRT_NULL_STUDY",
     "OPTIMIZERS",
@@ -104,6 +113,8 @@ __all__ = [
     "dietox_path",
     "dietox_reference",
     "dof_studies",
+    "first_model_data",
+    "first_model_replicate",
     "fit_reference",
     "glue_value",
     "glue_values",
@@ -117,6 +128,7 @@ __all__ = [
     "null_pvalue_study",
     "optimizer_rows",
     "plain",
+    "profile_loglik",
     "pvalue_study",
     "reference",
     "reference_cases",
