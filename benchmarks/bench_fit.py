@@ -35,6 +35,7 @@ from pathlib import Path  # noqa: E402
 import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
 import statsmodels.formula.api as smf  # noqa: E402
+from bench_inference import CROSSED_LME4, crossed_data, crossed_model  # noqa: E402
 
 from lmmhelpers import coef_table, fit_mixedlm, refit, two_input_design  # noqa: E402
 
@@ -58,21 +59,9 @@ def nested_slopes(n_groups, per_group=20, seed=0):
 
 
 def crossed(n_subjects, n_items, seed=0):
-    """Subjects × items, every subject sees every item; a condition within both."""
-    rng = np.random.default_rng(seed)
-    s = np.repeat(np.arange(n_subjects), n_items)
-    i = np.tile(np.arange(n_items), n_subjects)
-    cond = np.where((s + i) % 2 == 0, "a", "b")
-    y = 0.3 * (cond == "b") + rng.normal(size=n_subjects)[s] + rng.normal(size=n_items)[i]
-    y = y + rng.normal(size=len(s))
-    data = pd.DataFrame({"y": y, "cond": cond, "subj": [f"s{k:04d}" for k in s],
-                         "item": [f"i{k:04d}" for k in i], "one": 1})
-
-    def build():
-        return smf.mixedlm("y ~ C(cond)", data, groups="one", re_formula="0",
-                           vc_formula={"subj": "0 + C(subj)", "item": "0 + C(item)"})
-
-    return data, build, "y ~ cond + (1 | subj) + (1 | item)"
+    """bench_inference's crossed design; the model is built inside the timed region."""
+    data = crossed_data(n_subjects, n_items, seed)
+    return data, lambda: crossed_model(data), CROSSED_LME4
 
 
 CASES = [

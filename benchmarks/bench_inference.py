@@ -30,25 +30,13 @@ import statsmodels.formula.api as smf
 
 import lmmhelpers
 from lmmhelpers import anova_table, coef_table
+from lmmhelpers.book import nested_slopes
 from lmmhelpers.covariance import structure
 
 HERE = Path(__file__).parent
 
 
-def nested_slopes(n_rows, per_group=20, seed=0):
-    """Random intercept and slope per group, 20 rows per group."""
-    rng = np.random.default_rng(seed)
-    n_groups = n_rows // per_group
-    g = np.repeat(np.arange(n_groups), per_group)
-    x = np.tile(np.linspace(0, 1, per_group), n_groups)
-    b = rng.multivariate_normal([0, 0], [[1.0, 0.2], [0.2, 0.5]], size=n_groups)
-    y = 1 + b[g, 0] + (0.5 + b[g, 1]) * x + rng.normal(size=len(g))
-    data = pd.DataFrame({"y": y, "x": x, "g": [f"g{i:05d}" for i in g]})
-    model = smf.mixedlm("y ~ x", data, groups="g", re_formula="1 + x")
-    return data, model, "y ~ x + (x | g)"
-
-
-def crossed_intercepts(n_subjects, n_items, seed=0):
+def crossed_data(n_subjects, n_items, seed=0):
     """Subjects × items, every subject sees every item; a condition within both."""
     rng = np.random.default_rng(seed)
     s = np.repeat(np.arange(n_subjects), n_items)
@@ -56,18 +44,24 @@ def crossed_intercepts(n_subjects, n_items, seed=0):
     cond = np.where((s + i) % 2 == 0, "a", "b")
     y = 0.3 * (cond == "b") + rng.normal(size=n_subjects)[s] + rng.normal(size=n_items)[i]
     y = y + rng.normal(size=len(s))
-    data = pd.DataFrame(
-        {"y": y, "cond": cond, "subj": [f"s{k:04d}" for k in s], "item": [f"i{k:04d}" for k in i]}
-    )
-    data["one"] = 1
-    model = smf.mixedlm(
-        "y ~ C(cond)",
-        data,
-        groups="one",
-        re_formula="0",
-        vc_formula={"subj": "0 + C(subj)", "item": "0 + C(item)"},
-    )
-    return data, model, "y ~ cond + (1 | subj) + (1 | item)"
+    return pd.DataFrame({"y": y, "cond": cond, "subj": [f"s{k:04d}" for k in s],
+                         "item": [f"i{k:04d}" for k in i], "one": 1})
+
+
+def crossed_model(data):
+    """The one-group crossed construction of :func:`crossed_data`'s model."""
+    return smf.mixedlm("y ~ C(cond)", data, groups="one", re_formula="0",
+                       vc_formula={"subj": "0 + C(subj)", "item": "0 + C(item)"})
+
+
+#: The crossed model in lme4's notation.
+CROSSED_LME4 = "y ~ cond + (1 | subj) + (1 | item)"
+
+
+def crossed_intercepts(n_subjects, n_items, seed=0):
+    """(data, model, lme4 formula) of the crossed benchmark design."""
+    data = crossed_data(n_subjects, n_items, seed)
+    return data, crossed_model(data), CROSSED_LME4
 
 
 def time_ours(result, ddf, reps=3):
