@@ -6,34 +6,22 @@ estimates of the variance parameters and lmerTest / pbkrtest's results.
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
 import numpy as np
-import pandas as pd
-import statsmodels.formula.api as smf
 
+from lmmhelpers.book import reference_cases, reference_model
 from lmmhelpers.parameters import VarianceParameters
 
 FIXTURES = Path(__file__).parent / "fixtures"
 #: Cases with a single model and full lmerTest / pbkrtest results.
-CASES = sorted(
-    p.stem for p in FIXTURES.glob("*.json") if "coef" in json.loads(p.read_text())
-)
+CASES = reference_cases()
 
 
 def load(case):
     """(reference dict, data frame, statsmodels MixedLM) for a fixture case."""
-    ref = json.loads((FIXTURES / f"{case}.json").read_text())
-    data = pd.read_csv(FIXTURES / ref["data"])
-    spec = ref["statsmodels"]
-    kwargs = {"groups": spec["groups"]}
-    if spec.get("re_formula"):
-        kwargs["re_formula"] = spec["re_formula"]
-    if spec.get("vc_formula"):
-        kwargs["vc_formula"] = spec["vc_formula"]
-    model = smf.mixedlm(spec["formula"], data, **kwargs)
-    return ref, data, model
+    ref, model = reference_model(case)
+    return ref, model.data.frame, model
 
 
 def lme4_parameters(ref, model):

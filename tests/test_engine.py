@@ -14,18 +14,16 @@ import numpy as np
 import pandas as pd
 import pytest
 import statsmodels.formula.api as smf
-from reference import FIXTURES, load
+from reference import CASES, FIXTURES, load
 
 from lmmhelpers import fit_mixedlm, refit
 from lmmhelpers._statsmodels import params_object, prepared_copy
 from lmmhelpers.engine import CrossedCriterion, NestedCriterion, criterion_for
 from lmmhelpers.parameters import unpack_theta
 
-#: Every single-model R reference case (those with lmerTest's coefficient table;
-#: fewgroup_optima is a batch, tested apart; pbmodcomp and dietox have schemas of their own).
-FIXTURE_CASES = sorted(
-    p.stem for p in FIXTURES.glob("*.json") if "coef" in json.loads(p.read_text())
-)
+#: Every single-model R reference case (fewgroup_optima is a batch, tested apart; pbmodcomp
+#: and dietox have schemas of their own).
+FIXTURE_CASES = CASES
 #: "Same optimum": within this relative distance of lme4's REML criterion, or lower.
 REL_TOL = 1e-6
 
