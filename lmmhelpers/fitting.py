@@ -349,6 +349,21 @@ def fit_mixedlm(
     return _finish(result, rows, *verdict)
 
 
+def can_refit(result):
+    """Whether :func:`refit` can refit ``result`` (it was fitted by the engine).
+
+    Examples
+    --------
+    >>> import numpy as np, pandas as pd, statsmodels.formula.api as smf
+    >>> df = pd.DataFrame({"g": np.repeat(np.arange(5), 4),
+    ...                    "y": np.random.default_rng(0).normal(size=20)})
+    >>> model = smf.mixedlm("y ~ 1", df, groups="g")
+    >>> can_refit(fit_mixedlm(model)), can_refit(fit_mixedlm(model, engine="statsmodels"))
+    (True, False)
+    """
+    return getattr(_statsmodels.unwrap(result), _ENGINE_ATTR, None) is not None
+
+
 def refit(result, y, *, start="previous"):
     """The same model fitted to a new response, every structure reused (MixedModels.jl refit!).
 

@@ -26,7 +26,7 @@ from typing import Any, NamedTuple
 import numpy as np
 import pandas as pd
 
-from lmmhelpers.fitting import fit_mixedlm, refit
+from lmmhelpers.fitting import can_refit, fit_mixedlm, refit
 from lmmhelpers.study._rows import capture
 
 #: Per process: the template fit of each model (key of :meth:`Replicate.mixed_fit`) and the
@@ -124,16 +124,9 @@ def _keep_template(key, result, data, response):
         return
     endog = np.asarray(result.model.endog, dtype=float)
     y = data[response].to_numpy(dtype=float)
-    if endog.shape == y.shape and np.array_equal(endog, y) and _refittable(result):
+    # a fit by statsmodels' optimizers (a model the engine does not take) cannot be refitted
+    if endog.shape == y.shape and np.array_equal(endog, y) and can_refit(result):
         _TEMPLATES[key] = (result, {name: data[name].to_numpy() for name in data.columns})
-
-
-def _refittable(result):
-    try:
-        refit(result, np.asarray(result.model.endog, dtype=float), start="default")
-    except ValueError:
-        return False  # fitted by statsmodels' optimizers (a model the engine does not take)
-    return True
 
 
 def _fit_model(model, reml):
