@@ -27,15 +27,12 @@ from scipy import stats
 from lmmhelpers import _statsmodels
 from lmmhelpers._validation import check_int, check_n_jobs, check_seed
 from lmmhelpers.draws import draw_response
+from lmmhelpers.study._rows import make_row
 
 __all__ = ["bootstrap_test"]
 
 BOOTSTRAP_COLUMNS = ("LRT", "df", "p_chisq", "p_bootstrap", "p_pbkrtest", "n_sim", "n_used",
                      "n_failed", "refitted_ml")
-
-
-def _bare(result):
-    return _statsmodels.unwrap(result)
 
 
 def _n_params(bare):
@@ -86,7 +83,7 @@ def _as_ml(bare, name):
         raise ValueError(f"{name} did not converge; refit it with lmmhelpers.fit_mixedlm")
     if bare.method == "ML":
         return bare, False
-    return _bare(fit_mixedlm(bare.model, reml=False)), True
+    return _statsmodels.unwrap(fit_mixedlm(bare.model, reml=False)), True
 
 
 class ReducedDraws:
@@ -108,10 +105,7 @@ class RefitLRT:
     def run(self, rep):
         from lmmhelpers.fitting import refit
 
-        row = {"method": "bootstrap-lrt", "term": "LRT", "estimate": np.nan, "std_err": np.nan,
-               "statistic": np.nan, "df": float(self.df), "p_value": np.nan,
-               "converged": pd.NA, "boundary": pd.NA, "status": "ok", "message": "",
-               "warnings": ""}
+        row = make_row("bootstrap-lrt", "LRT", df=float(self.df))
         try:
             y = rep.data["y"].to_numpy()
             f, r = refit(self.full, y), refit(self.reduced, y)
@@ -182,15 +176,15 @@ def bootstrap_test(full, reduced, *, n_sim=1000, seed=0, n_jobs=1, progress=Fals
     from lmmhelpers.study import run_study
 
     for name, res in (("full", full), ("reduced", reduced)):
-        if not isinstance(_bare(res), MixedLMResults):
+        if not isinstance(_statsmodels.unwrap(res), MixedLMResults):
             raise TypeError(f"{name} must be a fitted statsmodels MixedLM, got "
                             f"{type(res).__name__}")
     n_sim = check_int("n_sim", n_sim, minimum=1)
     seed = check_seed(seed)
     n_jobs = check_n_jobs(n_jobs)
-    df = _check_nested(_bare(full), _bare(reduced))
-    full_ml, refit_full = _as_ml(_bare(full), "full")
-    reduced_ml, refit_reduced = _as_ml(_bare(reduced), "reduced")
+    df = _check_nested(_statsmodels.unwrap(full), _statsmodels.unwrap(reduced))
+    full_ml, refit_full = _as_ml(_statsmodels.unwrap(full), "full")
+    reduced_ml, refit_reduced = _as_ml(_statsmodels.unwrap(reduced), "reduced")
     refitted = refit_full or refit_reduced
     if refitted:
         warnings.warn("bootstrap_test: REML fits were refitted by maximum likelihood; the "

@@ -29,6 +29,7 @@ from lmmhelpers._validation import (
     check_seed,
 )
 from lmmhelpers.draws import draw_response
+from lmmhelpers.study._rows import make_row
 from lmmhelpers.summaries import rejection_rate
 
 __all__ = ["NullDraws", "RefitTests", "calibrate", "calibration_summary"]
@@ -38,14 +39,10 @@ CALIBRATION_COLUMNS = ("term", "method", "alpha", "rate", "lower", "upper", "n_u
                        "n_failed", "n_not_converged", "n_boundary")
 
 
-def _bare(result):
-    return _statsmodels.unwrap(result)
-
-
 def _check_result(result):
     from statsmodels.regression.mixed_linear_model import MixedLMResults
 
-    bare = _bare(result)
+    bare = _statsmodels.unwrap(result)
     if not isinstance(bare, MixedLMResults):
         raise TypeError("result must be a fitted statsmodels MixedLM (from "
                         f"lmmhelpers.fit_mixedlm), got {type(result).__name__}")
@@ -76,7 +73,7 @@ class NullDraws:
         self.result = result
 
     def __call__(self, seed):
-        bare = _bare(self.result)
+        bare = _statsmodels.unwrap(self.result)
         y = draw_response(bare, beta=np.zeros(bare.model.k_fe), seed=seed)
         return pd.DataFrame({"y": y})
 
@@ -97,7 +94,7 @@ class RefitTests:
             fit = refit(self.result, rep.data["y"].to_numpy())
             cs = structure(fit)
         except Exception as exc:  # noqa: BLE001 - a failed refit is a counted row, not a crash
-            return [_row(m, t, status="error", message=f"{type(exc).__name__}: {exc}")
+            return [make_row(m, t, status="error", message=f"{type(exc).__name__}: {exc}")
                     for t in self.terms for m in self.methods]
         common = {"converged": bool(fit.converged), "boundary": bool(fit.boundary)}
         names = list(fit.model.exog_names)
@@ -108,21 +105,13 @@ class RefitTests:
                 try:
                     r = t_test(cs, l, ddf=method)
                 except Exception as exc:  # noqa: BLE001
-                    rows.append(_row(method, term, status="error",
+                    rows.append(make_row(method, term, status="error",
                                      message=f"{type(exc).__name__}: {exc}", **common))
                     continue
-                rows.append(_row(method, term, estimate=r["estimate"], std_err=r["se"],
+                rows.append(make_row(method, term, estimate=r["estimate"], std_err=r["se"],
                                  statistic=r["t"], df=r["df"], p_value=r["p"], **common))
         # rows ordered term by term, methods within, as calibrate's table
         return rows
-
-
-def _row(method, term, **values):
-    row = {"method": method, "term": term, "estimate": np.nan, "std_err": np.nan,
-           "statistic": np.nan, "df": np.nan, "p_value": np.nan, "converged": pd.NA,
-           "boundary": pd.NA, "status": "ok", "message": "", "warnings": ""}
-    row.update(values)
-    return row
 
 
 def calibrate(result, terms=None, methods=("normal", "satterthwaite", "kenward-roger"), *,
