@@ -25,10 +25,12 @@ def _lmm(data):
     return fit_mixedlm(smf.mixedlm(SPLIT_PLOT_FORMULA, data, groups="participant_ID"))
 
 
-@pytest.mark.parametrize("n_per_between, seed", [(4, 2024), (6, 7), (10, 11)])
-def test_rm_anova_equals_the_mixed_model_on_balanced_interior_data(n_per_between, seed):
+@pytest.mark.parametrize("n_per_between, seed, drop", [(4, 2024, None), (6, 7, None),
+                                                       (10, 11, None), (4, 2024, 1)])
+def test_rm_anova_equals_the_mixed_model_on_complete_interior_data(n_per_between, seed, drop):
     data = repeated_measures_design(n_per_between, subject_var=1.0, resid_var=0.25,
                                     within_effect=0.5, seed=seed)
+    data = data[data["participant_ID"] != drop]  # drop: a whole participant (3 + 4)
     fit = _lmm(data)
     assert not fit.boundary
     classical = split_plot_anova(data)
@@ -68,15 +70,31 @@ def test_split_plot_anova_matches_t_tests_on_participant_summaries():
     assert classical.loc["C(Condition_1)", "F Value"] == pytest.approx(t_within**2)
 
 
-def test_split_plot_anova_refuses_incomplete_or_unbalanced_data():
+def test_rm_anova_equals_the_mixed_model_with_unequal_groups_and_three_within_levels():
+    # complete data, interior fit, compound symmetry: the type III ANOVA is the mixed model
+    # even with unequal group sizes; with three within levels sphericity follows from CS
+    rng = np.random.default_rng(8)
+    rows = [(p, c, 1 + (p >= 5), 0.4 * (c == 3) + u + rng.normal())
+            for p, u in enumerate(rng.normal(0, 1.5, 12)) for c in (1, 2, 3)]
+    data = pd.DataFrame(rows, columns=["participant_ID", "Condition_1", "Condition_2",
+                                       "dependent_var"])
+    fit = _lmm(data)
+    assert not fit.boundary
+    classical = split_plot_anova(data)
+    assert classical["Den DF"].tolist() == [20, 10, 20]
+    lmm = anova_table(fit, ddf="kenward-roger").loc[classical.index]
+    np.testing.assert_allclose(lmm["F Value"], classical["F Value"], rtol=1e-5)
+    np.testing.assert_allclose(lmm["Den DF"], classical["Den DF"], rtol=1e-5)
+
+
+def test_split_plot_anova_refuses_incomplete_data():
     table = seed003_table()
     with pytest.raises(ValueError, match="complete data"):
         split_plot_anova(table.drop(index=0))
-    unbalanced = table[table["participant_ID"] != 29]
-    with pytest.raises(ValueError, match="balanced"):
-        split_plot_anova(unbalanced)
     with pytest.raises(ValueError, match="not in data"):
         split_plot_anova(table, response="rt")
+    with pytest.raises(ValueError, match="varies within a subject"):
+        split_plot_anova(table.assign(Condition_2=[1, 2] * 8))
 
 
 def test_complete_participants_drops_the_whole_participant():

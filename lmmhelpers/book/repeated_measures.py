@@ -236,34 +236,41 @@ def _check_split_plot(data, response, subject, within, between):
                          "use the mixed model.")
     if (data.groupby(subject)[between].nunique() != 1).any():
         raise ValueError(f"between column {between!r} varies within a subject.")
-    per_group = data.groupby(between)[subject].nunique()
-    if per_group.nunique() != 1:
-        raise ValueError("split_plot_anova needs the same number of subjects in every level "
-                         f"of {between!r} (balanced data), got {per_group.to_dict()}.")
+    if data[between].nunique() < 2 or data[within].nunique() < 2:
+        raise ValueError("split_plot_anova needs at least two levels of each factor.")
+
+
+def _strata(data, response, subject, within, between):
+    """Participant means (between stratum), orthonormal within contrasts, group labels."""
+    wide = data.pivot(index=subject, columns=within, values=response).astype(float)
+    group = data.groupby(subject)[between].first().loc[wide.index]
+    a = wide.shape[1]
+    # columns of C: an orthonormal basis of the contrasts among the a within levels
+    C = np.linalg.qr(np.vstack([np.ones(a), np.eye(a)[: a - 1]]).T)[0][:, 1:]
+    return wide.mean(axis=1), pd.DataFrame(wide.to_numpy() @ C, index=wide.index), group
 
 
 def split_plot_anova(data, *, response="dependent_var", subject="participant_ID",
                      within="Condition_1", between="Condition_2"):
     r"""The classical repeated-measures (split-plot) ANOVA: one within, one between factor.
 
-    Two error strata: the between factor is tested against subjects within its levels,
-    the within factor and the interaction against the subject × within residual.
-    With :math:`N` subjects in :math:`g` between levels and :math:`a` within levels,
-
-    .. math::
-
-        F_{B} = \frac{SS_B/(g-1)}{SS_{S(B)}/(N-g)},\qquad
-        F_{W} = \frac{SS_W/(a-1)}{SS_E/((N-g)(a-1))},\qquad
-        F_{WB} = \frac{SS_{WB}/((a-1)(g-1))}{SS_E/((N-g)(a-1))}.
-
-    The F tests assume sphericity (with two within levels it always holds); no
-    Greenhouse-Geisser or Huynh-Feldt correction is applied.
+    Two error strata. The between factor is tested on the subject means, against the
+    variation of subjects within its levels (:math:`N - g` df for :math:`N` subjects in
+    :math:`g` levels). The within factor and the interaction are tested on the subjects'
+    orthonormal within contrasts :math:`d_i = C^\top y_i` (:math:`a - 1` of them for
+    :math:`a` within levels), against their pooled within-group variation
+    (:math:`(N-g)(a-1)` df): the interaction asks whether the groups' mean contrasts differ,
+    the within factor whether their unweighted average, :math:`\bar d = g^{-1}\sum_k \bar
+    d_k`, is zero, with :math:`SS_W = \lVert\bar d\rVert^2 / (g^{-2}\sum_k n_k^{-1})`.
+    With equal group sizes these are the textbook sums of squares; with unequal ones they
+    are the type III (equal-weight) hypotheses. The F tests assume sphericity (with two
+    within levels it always holds); no Greenhouse-Geisser or Huynh-Feldt correction is
+    applied.
 
     Parameters
     ----------
     data : pandas.DataFrame
-        Balanced and complete: one value per subject and within level, the same number of
-        subjects in every between level.
+        Complete: one value per subject and within level.
     response, subject, within, between : str
         Column names (the seed's by default).
 
@@ -272,12 +279,13 @@ def split_plot_anova(data, *, response="dependent_var", subject="participant_ID"
     pandas.DataFrame
         Rows ``C(within)``, ``C(between)``, ``C(within):C(between)`` (the names of
         :func:`lmmhelpers.anova_table`); columns ``Num DF``, ``Den DF``, ``F Value``,
-        ``Pr > F``, ``Error MS`` (the mean square of the term's error stratum).
+        ``Pr > F``, ``Error MS`` (the mean square of the term's error stratum, per row of
+        data: the subject-means stratum is scaled by :math:`a`, as in the textbook table).
 
     Raises
     ------
     ValueError
-        For incomplete or unbalanced data, or a between factor that varies within a subject.
+        For incomplete data, or a between factor that varies within a subject.
 
     Examples
     --------
@@ -286,18 +294,21 @@ def split_plot_anova(data, *, response="dependent_var", subject="participant_ID"
     [6, 6, 6]
     """
     _check_split_plot(data, response, subject, within, between)
-    y = data[response].astype(float)
-    grand = y.mean()
-    subj = y.groupby(data[subject]).transform("mean")
-    cell = y.groupby([data[within], data[between]]).transform("mean")
-    w_mean = y.groupby(data[within]).transform("mean")
-    b_mean = y.groupby(data[between]).transform("mean")
-    n_subj, g, a = data[subject].nunique(), data[between].nunique(), data[within].nunique()
-    ss_b = float(((b_mean - grand) ** 2).sum())
-    ss_sb = float(((subj - b_mean) ** 2).sum())
-    ss_w = float(((w_mean - grand) ** 2).sum())
-    ss_wb = float(((cell - w_mean - b_mean + grand) ** 2).sum())
-    ss_e = float(((y - subj - cell + b_mean) ** 2).sum())
+    means, d, group = _strata(data, response, subject, within, between)
+    n_subj, g, a = len(means), group.nunique(), d.shape[1] + 1
+    n_k = group.value_counts()
+    # between stratum: one-way ANOVA of the subject means (times a: per row of data)
+    m_k = means.groupby(group).mean()
+    ss_b = a * float((n_k * (m_k - means.mean()) ** 2).sum())
+    ss_sb = a * float(((means - means.groupby(group).transform("mean")) ** 2).sum())
+    # within stratum: the contrasts d_i
+    d_k = d.groupby(group).mean()
+    ss_e = float(((d - d.groupby(group).transform("mean")) ** 2).to_numpy().sum())
+    d_bar_w = d.mean()  # weighted by n_k: the reference of the interaction
+    ss_wb = float((n_k.to_numpy()[:, None]
+                   * (d_k.loc[n_k.index] - d_bar_w) ** 2).to_numpy().sum())
+    d_bar = d_k.mean()  # unweighted: the type III within hypothesis
+    ss_w = float((d_bar**2).sum() / ((1 / n_k).sum() / g**2))
     df_sb, df_e = n_subj - g, (n_subj - g) * (a - 1)
     ms_sb, ms_e = ss_sb / df_sb, ss_e / df_e
     rows = {}
@@ -340,13 +351,10 @@ def greenhouse_geisser_epsilon(data, *, response="dependent_var", subject="parti
     1.0
     """
     _check_split_plot(data, response, subject, within, between)
-    wide = data.pivot(index=subject, columns=within, values=response)
-    groups = data.groupby(subject)[between].first().loc[wide.index]
-    centred = wide - wide.groupby(groups).transform("mean")
-    a = wide.shape[1]
-    S = centred.T.to_numpy() @ centred.to_numpy() / (len(wide) - groups.nunique())
-    C = np.linalg.qr(np.vstack([np.ones(a), np.eye(a)[: a - 1]]).T)[0][:, 1:]
-    M = C.T @ S @ C
+    _, d, group = _strata(data, response, subject, within, between)
+    centred = (d - d.groupby(group).transform("mean")).to_numpy()
+    M = centred.T @ centred / (len(d) - group.nunique())  # C^T S C
+    a = d.shape[1] + 1
     return float(np.trace(M) ** 2 / ((a - 1) * np.trace(M @ M)))
 
 
