@@ -9,6 +9,7 @@ from scipy import stats
 from lmmhelpers import anova_table, fit_mixedlm, repeated_measures_design
 from lmmhelpers.book import (
     SPLIT_PLOT_FORMULA,
+    anova_against_lmm,
     answer_fits,
     answer_model,
     complete_participants,
@@ -155,3 +156,15 @@ def test_satterthwaite_two_ways_agree_at_an_interior_fit_on_the_term_df():
     assert two["nu_variance_expected"] == pytest.approx(6.0, rel=1e-4)
     with pytest.raises(ValueError, match="one entry per fixed effect"):
         satterthwaite_two_ways(fit, [0, 1])
+
+
+def test_anova_against_lmm_equal_when_complete_and_interior_not_after_a_dropped_row():
+    data = repeated_measures_design(4, subject_var=1.0, resid_var=0.25, seed=2024)
+    complete = anova_against_lmm(data)
+    assert not complete.attrs["boundary"]
+    assert complete["|F diff|"].max() < 1e-5
+    dropped = anova_against_lmm(data.drop(index=0))  # participant 1 loses a row
+    assert dropped["ANOVA rows"].iloc[0] == len(data) - 2  # the ANOVA loses both
+    assert dropped["LMM rows"].iloc[0] == len(data) - 1
+    assert dropped["|F diff|"].max() > 1e-3
+    assert (dropped["LMM df"] != dropped["ANOVA df"]).any()

@@ -54,6 +54,7 @@ from lmmhelpers.book.planning import (
 )
 from lmmhelpers.book.repeated_measures import (
     SPLIT_PLOT_FORMULA,
+    anova_against_lmm,
     answer_fits,
     answer_model,
     complete_participants,
@@ -99,6 +100,7 @@ from lmmhelpers.book.studies import (
 
 __all__ = [
     "SPLIT_PLOT_FORMULA",
+    "anova_against_lmm",
     "answer_fits",
     "answer_model",
     "complete_participants",

@@ -12,6 +12,8 @@ beyond the library:
   repeated-measures (split-plot) ANOVA, for balanced complete data with one value per
   participant and within level;
 - :func:`complete_participants`: the listwise deletion that the classical ANOVA needs;
+- :func:`anova_against_lmm`: the classical ANOVA (on the complete participants) beside the
+  mixed model's type III tests (on every row);
 - :func:`satterthwaite_two_ways`: Satterthwaite's ν computed as lmerTest does, in (θ, σ) with
   the observed Hessian, and on the variance scale with the expected information.
 """
@@ -30,9 +32,11 @@ from lmmhelpers._validation import check_str
 from lmmhelpers.covariance import structure
 from lmmhelpers.fitting import fit_mixedlm
 from lmmhelpers.satterthwaite import satterthwaite_df, varpar_derivatives
+from lmmhelpers.tables import anova_table
 
 __all__ = [
     "SPLIT_PLOT_FORMULA",
+    "anova_against_lmm",
     "answer_fits",
     "answer_model",
     "complete_participants",
@@ -321,6 +325,50 @@ def split_plot_anova(data, *, response="dependent_var", subject="participant_ID"
         rows[term] = {"Num DF": df_num, "Den DF": df_err, "F Value": F,
                       "Pr > F": float(stats.f.sf(F, df_num, df_err)), "Error MS": ms_err}
     return pd.DataFrame.from_dict(rows, orient="index")
+
+
+def anova_against_lmm(data, *, ddf="kenward-roger"):
+    """The classical ANOVA beside the mixed model's type III tests, term by term.
+
+    The ANOVA (:func:`split_plot_anova`) sees only the participants with complete data
+    (:func:`complete_participants`, listwise deletion); the mixed model
+    (:data:`SPLIT_PLOT_FORMULA`, a random intercept per participant, fitted with
+    :func:`lmmhelpers.fit_mixedlm`) uses every row. Columns are the seed's.
+
+    Parameters
+    ----------
+    data : pandas.DataFrame
+        Columns ``participant_ID``, ``Condition_1``, ``Condition_2``, ``dependent_var``.
+    ddf : {"kenward-roger", "satterthwaite"}, default "kenward-roger"
+        The mixed model's denominator df.
+
+    Returns
+    -------
+    pandas.DataFrame
+        One row per term: ``ANOVA F``, ``ANOVA df``, ``LMM F``, ``LMM df``, ``|F diff|``,
+        and the rows each analysis used (``ANOVA rows``, ``LMM rows``). The frame's
+        ``attrs["boundary"]`` says whether the mixed model's fit is singular.
+
+    Examples
+    --------
+    >>> from lmmhelpers.book import seed003_table
+    >>> gap = anova_against_lmm(seed003_table().drop(index=0))
+    >>> gap[["ANOVA rows", "LMM rows"]].iloc[0].tolist()
+    [14, 15]
+    """
+    complete = complete_participants(data)
+    classical = split_plot_anova(complete)
+    fit = fit_mixedlm(sm.MixedLM.from_formula(SPLIT_PLOT_FORMULA, data,
+                                              groups=data["participant_ID"]))
+    lmm = anova_table(fit, ddf=ddf).loc[classical.index]
+    out = pd.DataFrame({
+        "ANOVA F": classical["F Value"], "ANOVA df": classical["Den DF"],
+        "LMM F": lmm["F Value"], "LMM df": lmm["Den DF"],
+        "|F diff|": (lmm["F Value"] - classical["F Value"]).abs(),
+        "ANOVA rows": len(complete), "LMM rows": len(data),
+    })
+    out.attrs["boundary"] = bool(fit.boundary)
+    return out
 
 
 def greenhouse_geisser_epsilon(data, *, response="dependent_var", subject="participant_ID",
