@@ -168,3 +168,16 @@ def test_anova_against_lmm_equal_when_complete_and_interior_not_after_a_dropped_
     assert dropped["LMM rows"].iloc[0] == len(data) - 1
     assert dropped["|F diff|"].max() > 1e-3
     assert (dropped["LMM df"] != dropped["ANOVA df"]).any()
+
+
+def test_satterthwaite_two_ways_on_the_few_groups_boundary_fixture():
+    # a between-group treatment, singular fit: lmerTest's 18 df against KR's 2, and the
+    # (theta, sigma) Hessian has no small eigenvalue for a pseudo-inverse to drop
+    from lmmhelpers.book import fit_reference
+
+    ref, fit = fit_reference("few_groups_boundary")
+    for row, l in zip(ref["coef"], np.eye(2), strict=True):
+        two = satterthwaite_two_ways(fit, l)
+        assert two["nu_lmertest"] == pytest.approx(row["df_satterthwaite"], rel=1e-6)
+        assert two["nu_variance_expected"] == pytest.approx(row["df_kr"], rel=1e-6)
+        assert two["hessian_eigenvalues"].min() > 0.1
