@@ -46,8 +46,8 @@ __all__ = [
     "vc_reml_criterion",
 ]
 
-#: The model the seed question needed: fixed conditions, a random intercept per participant
-#: (``groups="participant_ID"``).
+#: The fixed effects of the model the seed question needed, both conditions and their
+#: interaction (fitted with a random intercept per participant, ``groups="participant_ID"``).
 SPLIT_PLOT_FORMULA = "dependent_var ~ C(Condition_1) * C(Condition_2)"
 
 #: The answer's variance components, as the answer names them.
