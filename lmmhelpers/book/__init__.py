@@ -14,6 +14,9 @@ package) use the same definitions. The library never imports it.
 - ``lmmhelpers.book.dietox``: the dietox data (read from statsmodels) and their R reference;
 - ``lmmhelpers.book.first_model``: the first chapter's design (a between-group treatment and a
   within-group covariate), its OLS and mixed-model fits, and the REML/ML profile;
+- ``lmmhelpers.book.repeated_measures``: the seed's split-plot design, the answer's
+  variance-components model, the classical repeated-measures ANOVA and Satterthwaite's df
+  computed two ways;
 - ``lmmhelpers.book.runner``: one seeded runner for replicate loops;
 - ``lmmhelpers.book.pages``: glue and timing helpers of the chapters.
 """
@@ -48,6 +51,17 @@ from lmmhelpers.book.planning import (
     crossed_power,
     crossed_se,
     group_means_power,
+)
+from lmmhelpers.book.repeated_measures import (
+    SPLIT_PLOT_FORMULA,
+    anova_against_lmm,
+    answer_fits,
+    answer_model,
+    complete_participants,
+    greenhouse_geisser_epsilon,
+    satterthwaite_two_ways,
+    split_plot_anova,
+    vc_reml_criterion,
 )
 from lmmhelpers.book.repository import (
     fit_reference,
@@ -85,6 +99,15 @@ from lmmhelpers.book.studies import (
 )
 
 __all__ = [
+    "SPLIT_PLOT_FORMULA",
+    "anova_against_lmm",
+    "answer_fits",
+    "answer_model",
+    "complete_participants",
+    "greenhouse_geisser_epsilon",
+    "satterthwaite_two_ways",
+    "split_plot_anova",
+    "vc_reml_criterion",
     "ClaimError",
     "claim",
     "CROSSED_VC",
