@@ -18,7 +18,15 @@ package) use the same definitions. The library never imports it.
 - ``lmmhelpers.book.pages``: glue and timing helpers of the chapters.
 """
 
-from lmmhelpers.book.crossed import LRT_NULL_STUDY, OPTIMIZER_STUDY, OPTIMIZERS, optimizer_rows
+from lmmhelpers.book.crossed import (
+    CROSSED_SLOPE_VC,
+    LRT_NULL_STUDY,
+    OPTIMIZER_STUDY,
+    OPTIMIZERS,
+    item_f_test,
+    optimizer_rows,
+    slope_studies,
+)
 from lmmhelpers.book.dietox import (
     DIETOX_FORMULA,
     DOSES,
@@ -87,6 +95,7 @@ from lmmhelpers.book.studies import (
 __all__ = [
     "ClaimError",
     "claim",
+    "CROSSED_SLOPE_VC",
     "CROSSED_VC",
     "DIETOX_FORMULA",
     "DOSES",
@@ -122,6 +131,7 @@ __all__ = [
     "group_count_index",
     "group_count_study",
     "group_means_power",
+    "item_f_test",
     "load_dietox",
     "load_group_count",
     "nested_slopes",
@@ -139,6 +149,7 @@ __all__ = [
     "seed003_table",
     "seed_sweep_study",
     "seed_sweeps",
+    "slope_studies",
     "square_crossed",
     "time_corrections",
     "two_input_analyses",
