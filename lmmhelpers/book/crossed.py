@@ -124,7 +124,7 @@ class OptimizerStudy:
     """
 
     conditions: tuple = (("item SD 80", 80.0), ("item SD 10", 10.0))
-    n_sets: int = 100
+    n_sets: int = 60
     seed: int = 4100
     file: str = "sweeps/crossed/optimizers.csv.gz"
 
