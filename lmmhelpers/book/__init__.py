@@ -21,7 +21,15 @@ package) use the same definitions. The library never imports it.
 - ``lmmhelpers.book.pages``: glue and timing helpers of the chapters.
 """
 
-from lmmhelpers.book.crossed import LRT_NULL_STUDY, OPTIMIZER_STUDY, OPTIMIZERS, optimizer_rows
+from lmmhelpers.book.crossed import (
+    CROSSED_SLOPE_VC,
+    LRT_NULL_STUDY,
+    OPTIMIZER_STUDY,
+    OPTIMIZERS,
+    item_f_test,
+    optimizer_rows,
+    slope_studies,
+)
 from lmmhelpers.book.dietox import (
     DIETOX_FORMULA,
     DOSES,
@@ -110,6 +118,7 @@ __all__ = [
     "vc_reml_criterion",
     "ClaimError",
     "claim",
+    "CROSSED_SLOPE_VC",
     "CROSSED_VC",
     "DIETOX_FORMULA",
     "DOSES",
@@ -145,6 +154,7 @@ __all__ = [
     "group_count_index",
     "group_count_study",
     "group_means_power",
+    "item_f_test",
     "load_dietox",
     "load_group_count",
     "nested_slopes",
@@ -162,6 +172,7 @@ __all__ = [
     "seed003_table",
     "seed_sweep_study",
     "seed_sweeps",
+    "slope_studies",
     "square_crossed",
     "time_corrections",
     "two_input_analyses",
