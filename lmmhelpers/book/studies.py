@@ -217,7 +217,7 @@ def seed_sweep_study(entry):
 # --------------------------------------------------------------------------------------------
 
 
-#: The effect of each effect ("power") study: about 0.5 power for the exact (or a good) test.
+#: The simulated effect of each design's effect study, chosen for a power near one half.
 DOF_EFFECTS = {"nested": 2.5, "boundary": 1.2, "unbalanced": 2.0, "crossed": 200.0}
 
 
