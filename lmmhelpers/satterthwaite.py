@@ -45,6 +45,8 @@ import warnings
 
 import numpy as np
 
+from lmmhelpers.kenward_roger import W_matrix  # W = I_E⁻¹, shared with Kenward-Roger
+
 #: lmerTest's tolerance for the eigenvalues of the deviance Hessian (``as_lmerModLmerTest``),
 #: applied here to the Hessian scaled to unit diagonal.
 HESSIAN_TOL = 1e-8
@@ -168,6 +170,57 @@ def satterthwaite_df(cs, l):
     lc = cs.conditioned(l[0])
     v = float(lc @ cs.Phi_c @ lc)
     return 2 * v**2 / float(g[0] @ A @ g[0])
+
+
+def satterthwaite_df_expected(cs, l):
+    r"""Satterthwaite's ν for one contrast on the variance scale γ, with expected information.
+
+    The same moment matching as :func:`satterthwaite_df`, ν = 2v²/(gᵀAg) with v = lᵀΦl, but
+    with the gradient taken in the linear covariance parameters γ of
+    :mod:`lmmhelpers.covariance` (the variances and covariances themselves, not lmerTest's
+    (θ, σ)) and A = W = I_E⁻¹, the inverse expected REML information, as Kenward & Roger
+    (1997) use it:
+
+    .. math::
+
+        \nu_E = \frac{2 v^2}{g_\gamma^\top W g_\gamma}, \qquad
+        (g_\gamma)_r = l^\top \frac{\partial \Phi}{\partial \gamma_r} l .
+
+    On this scale ∂Φ/∂γ does not vanish when a variance is estimated at zero, so a singular fit
+    keeps the uncertainty of that variance in ν. For one contrast ν_E equals Kenward-Roger's
+    denominator df: with ℓ = 1, A₁ = A₂ = g_γᵀWg_γ/v² in their section 3, and their m
+    reduces to 2/A₁. Not lmerTest's method: use it to see *why* lmerTest's ν and
+    Kenward-Roger's differ (parameterisation, and observed against expected information).
+
+    Parameters
+    ----------
+    cs : lmmhelpers.covariance.CovarianceStructure
+    l : array_like, shape (p,)
+
+    Returns
+    -------
+    float
+
+    Examples
+    --------
+    >>> import numpy as np, pandas as pd, statsmodels.formula.api as smf
+    >>> from lmmhelpers import kenward_roger
+    >>> from lmmhelpers.covariance import structure
+    >>> rng = np.random.default_rng(1)
+    >>> g = np.repeat(np.arange(6), [2, 3, 4, 5, 6, 7])
+    >>> x = (g % 2).astype(float)
+    >>> y = rng.normal(size=6)[g] + rng.normal(size=g.size)
+    >>> data = pd.DataFrame({"g": g, "x": x, "y": y})
+    >>> cs = structure(smf.mixedlm("y ~ x", data, groups="g").fit(reml=True))
+    >>> nu_e = satterthwaite_df_expected(cs, [0.0, 1.0])
+    >>> m, _ = kenward_roger.ddf_and_scale(cs, [[0.0, 1.0]])
+    >>> bool(np.isclose(nu_e, m, rtol=1e-10))
+    True
+    """
+    lc = cs.conditioned(np.asarray(l, dtype=float).reshape(-1))
+    g = np.einsum("a,rab,b->r", lc, cs.dPhi_c(), lc)
+    v = float(lc @ cs.Phi_c @ lc)
+    return 2 * v**2 / float(g @ W_matrix(cs) @ g)
 
 
 def f_statistic(cs, L, rhs=None):

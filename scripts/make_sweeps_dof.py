@@ -7,10 +7,12 @@ Usage::
 Every study is specified once, in ``lmmhelpers.book``; this script only runs and stores them.
 
 ``data/sweeps/dof/study-<key>.csv.gz`` and ``.json``, ``dof_index.csv``, ``dof_summary.csv``
-    :func:`lmmhelpers.book.dof_studies`: null calibration of z, Satterthwaite and
-    Kenward-Roger in a nested, an unbalanced and a crossed design, stored by ``save_study``
-    (a chapter loads them with ``StoredStudy.load``). The summary adds the between-within
-    rule (:func:`lmmhelpers.book.between_within_rows`: the z statistic against t with the
+    :func:`lmmhelpers.book.dof_studies`: level and power of z, Satterthwaite and
+    Kenward-Roger (and, in the balanced designs, the t test on group means) in a nested, a
+    boundary-prone, an unbalanced and a crossed design, each under the null and with an
+    effect, stored by ``save_study`` (a chapter loads them with ``StoredStudy.load``); files
+    of earlier specifications are removed. The summary adds the between-within rule
+    (:func:`lmmhelpers.book.between_within_rows`: the z statistic against t with the
     design's between-within df).
 ``data/sweeps/crossed_optimizers.csv``
     ``lmmhelpers.book.OPTIMIZER_STUDY``: statsmodels' optimizers and ``fit_mixedlm`` on
@@ -42,16 +44,22 @@ from lmmhelpers.book import (
 
 def run_dof(n_jobs):
     sweeps = repository_root() / "data" / "sweeps"
+    studies = dof_studies()
+    keys = {study.key() for study in studies.values()}
+    for old in (sweeps / "dof").glob("study-*"):  # files of earlier specifications
+        if old.name.split(".")[0].removeprefix("study-") not in keys:
+            old.unlink()
     index, summaries = [], []
-    for name, study in dof_studies().items():
+    for name, study in studies.items():
         t0 = time.perf_counter()
         res, path = study.regenerate(n_jobs=n_jobs, progress=False, force=True)
         seconds = time.perf_counter() - t0
         df_bw = between_within_df_of(study)
         full = pd.concat([res, between_within_rows(res, df_bw)], ignore_index=True)
         rates = rejection_rate(full, alpha=0.05, by="method")
-        summaries.append(rates.assign(design=name)[["design"] + list(rates.columns)])
-        index.append({"design": name, "n_sim": study.n_sim, "seed": study.seed,
+        summaries.append(rates.assign(study=name)[["study"] + list(rates.columns)])
+        index.append({"study": name, "design": study.info["design"],
+                      "effect": study.info["effect"], "n_sim": study.n_sim, "seed": study.seed,
                       "df_between_within": df_bw, "seconds": round(seconds, 1),
                       "file": path.relative_to(sweeps).as_posix(),
                       "lmmhelpers_version": lmmhelpers.__version__})

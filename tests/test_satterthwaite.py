@@ -65,3 +65,30 @@ def test_multi_df_rules():
     assert twice["num_df"] == 1
     assert twice["F"] == pytest.approx(one["F"])
     assert twice["den_df"] == pytest.approx(one["den_df"])
+
+
+@pytest.mark.parametrize("case", CASES)
+def test_variance_scale_expected_information_gives_kenward_roger_df(case):
+    """For one contrast, ν on the γ scale with W = I_E⁻¹ is Kenward-Roger's m (A₁ = A₂)."""
+    from lmmhelpers import kenward_roger
+    from lmmhelpers.satterthwaite import satterthwaite_df_expected
+
+    ref, model, cs, perm = structure_at_lme4(case)
+    for j, c in enumerate(ref["coef"]):
+        l = np.eye(model.k_fe)[perm[j]]
+        m, _ = kenward_roger.ddf_and_scale(cs, l[None, :])
+        assert satterthwaite_df_expected(cs, l) == pytest.approx(m, rel=1e-8)
+        assert satterthwaite_df_expected(cs, l) == pytest.approx(c["df_kr"], rel=1e-4)
+
+
+def test_variance_scale_keeps_the_zero_variance_at_the_boundary():
+    """At the singular fixture lmerTest's ν is n − p, the γ-scale ν stays at pbkrtest's df."""
+    from lmmhelpers.satterthwaite import satterthwaite_df_expected
+
+    ref, model, cs, perm = structure_at_lme4("few_groups_boundary")
+    l = np.eye(model.k_fe)[perm[1]]
+    nu_lmertest = t_test(cs, l, ddf="satterthwaite")["df"]
+    nu_expected = satterthwaite_df_expected(cs, l)
+    assert nu_lmertest == pytest.approx(cs.n_obs - model.k_fe, rel=1e-8)
+    assert nu_expected == pytest.approx(ref["coef"][1]["df_kr"], rel=1e-6)
+    assert nu_expected < nu_lmertest / 4

@@ -11,6 +11,8 @@ package) use the same definitions. The library never imports it.
   one-group model, the nested random-slopes design, the between-within rows of a study;
 - ``lmmhelpers.book.studies``, ``lmmhelpers.book.group_count``,
   ``lmmhelpers.book.crossed``: every stored study's specification and loader;
+- ``lmmhelpers.book.dof``: the degrees-of-freedom chapter's validation against R, its df over
+  designs and along a boundary path, and the rates of its stored studies;
 - ``lmmhelpers.book.dietox``: the dietox data (read from statsmodels) and their R reference;
 - ``lmmhelpers.book.first_model``: the first chapter's design (a between-group treatment and a
   within-group covariate), its OLS and mixed-model fits, and the REML/ML profile;
@@ -38,6 +40,14 @@ from lmmhelpers.book.dietox import (
     dietox_path,
     dietox_reference,
     load_dietox,
+)
+from lmmhelpers.book.dof import (
+    DOF_METHODS,
+    boundary_path,
+    df_by_groups,
+    dof_rates,
+    dof_table,
+    r_validation,
 )
 from lmmhelpers.book.first_model import (
     FIRST_MODEL_FORMULA,
@@ -96,6 +106,7 @@ from lmmhelpers.book.scenarios import (
     two_input_analyses,
 )
 from lmmhelpers.book.studies import (
+    DOF_EFFECTS,
     WITHIN_TERMS,
     StoredStudy,
     between_within_df_of,
@@ -121,6 +132,8 @@ __all__ = [
     "CROSSED_SLOPE_VC",
     "CROSSED_VC",
     "DIETOX_FORMULA",
+    "DOF_EFFECTS",
+    "DOF_METHODS",
     "DOSES",
     "FIRST_MODEL_FORMULA",
     "INPUT_TERM",
@@ -133,6 +146,7 @@ __all__ = [
     "best_time",
     "between_within_df_of",
     "between_within_rows",
+    "boundary_path",
     "compact",
     "crossed_lrt",
     "crossed_model",
@@ -143,8 +157,11 @@ __all__ = [
     "dietox_agreement",
     "dietox_model",
     "dietox_path",
+    "df_by_groups",
     "dietox_reference",
+    "dof_rates",
     "dof_studies",
+    "dof_table",
     "first_model_data",
     "first_model_replicate",
     "fit_reference",
@@ -162,6 +179,7 @@ __all__ = [
     "optimizer_rows",
     "plain",
     "profile_loglik",
+    "r_validation",
     "pvalue_study",
     "reference",
     "reference_cases",

@@ -12,7 +12,7 @@ The studies
 :func:`seed_sweeps`
     Null p-values in the seed's two-input design (``data/sweeps/``, ``scripts/make_sweeps.py``).
 :func:`dof_studies`
-    Null calibration of z, Satterthwaite and Kenward-Roger in three designs
+    Calibration and power of z, Satterthwaite and Kenward-Roger in four designs
     (``data/sweeps/dof/``, ``scripts/make_sweeps_dof.py``).
 :func:`group_count_cells`
     The cells of the group-count and null-p-value chapters (stored compactly, see
@@ -35,6 +35,7 @@ from lmmhelpers.book.scenarios import (
 )
 from lmmhelpers.simulate import two_input_design, two_input_within_design
 from lmmhelpers.study import (
+    GroupMeansTTest,
     MixedLMTest,
     load_study,
     run_study,
@@ -45,6 +46,7 @@ from lmmhelpers.study import (
 
 __all__ = [
     "StoredStudy",
+    "DOF_EFFECTS",
     "dof_studies",
     "group_count_cells",
     "group_count_study",
@@ -77,10 +79,10 @@ class StoredStudy:
     --------
     >>> study = dof_studies()["nested"]
     >>> study.n_sim, study.seed
-    (1000, 3101)
+    (4000, 3101)
     >>> table = study.run(replicates=range(2))  # the first two replicates, live
     >>> sorted(set(table["method"]))
-    ['kenward-roger', 'normal', 'satterthwaite']
+    ['group-means-t', 'kenward-roger', 'normal', 'satterthwaite']
     """
 
     name: str
@@ -215,45 +217,71 @@ def seed_sweep_study(entry):
 # --------------------------------------------------------------------------------------------
 
 
-def dof_studies():
-    """Null calibration of z, Satterthwaite and Kenward-Roger in three designs.
+#: The simulated effect of each design's effect study, chosen for a power near one half.
+DOF_EFFECTS = {"nested": 2.5, "boundary": 1.2, "unbalanced": 2.0, "crossed": 200.0}
 
-    ``nested``: the two-input design with 3 groups of 5 per input, the input effect between
-    groups; ``unbalanced``: 4 groups per input of 2, 3, 6 and 12 rows; ``crossed``: 20
-    subjects × 8 items (4 per category), the category effect between items, fitted with the
-    one-group construction. One REML fit per replicate. Stored in ``data/sweeps/dof/``.
+
+def dof_studies():
+    """Calibration and power of z, Satterthwaite and Kenward-Roger in four designs.
+
+    ``nested``: the two-input design with 3 groups of 5 per input, group and residual
+    variance 1 (ICC 0.5), the input effect between groups; ``boundary``: the same with group
+    variance 1/9 (ICC 0.1), where a third of the fits are singular; ``unbalanced``: 4 groups
+    per input of 2, 3, 6 and 12 rows; ``crossed``: 20 subjects × 8 items (4 per category),
+    the category effect between items, fitted with the one-group construction. The balanced
+    designs add the t test on group means (``group-means-t``), the exact test there. One
+    REML fit per replicate serves every method. Each design is stored twice: under the null
+    (``<name>``; 4,000 replicates for the two balanced designs, whose boundary subsets are
+    read, 2,000 otherwise) and with the effect of :data:`DOF_EFFECTS` (``<name>-effect``,
+    2,000 replicates), so that every compared rate has a 95 % Wilson half-width of at most
+    about 0.01 at 5 %. Stored in ``data/sweeps/dof/``.
 
     Returns
     -------
     dict of StoredStudy
         By name; ``info["between_within_groups"]`` is the factor that the between-within
         rule reads (``item_id`` for the crossed design, whose tested effect varies between
-        items).
+        items), ``info["effect"]`` the simulated effect and ``info["design"]`` the design's
+        name without the suffix.
 
     Examples
     --------
-    >>> {name: s.n_sim for name, s in dof_studies().items()}
-    {'nested': 1000, 'unbalanced': 1000, 'crossed': 400}
+    >>> {name: s.n_sim for name, s in dof_studies().items() if "effect" not in name}
+    {'nested': 4000, 'boundary': 4000, 'unbalanced': 2000, 'crossed': 2000}
+    >>> dof_studies()["boundary-effect"].info["effect"]
+    1.2
     """
     nested = MixedLMTest("output ~ input", "group", INPUT_TERM, methods=DDF_METHODS)
+    exact = GroupMeansTTest("output", "group", "input", term=INPUT_TERM)
     crossed = MixedLMTest("RT ~ X_i", "one", "X_i", methods=DDF_METHODS, re_formula="0",
                           vc_formula=CROSSED_VC)
-    specs = [
-        ("nested", functools.partial(two_input_design, n_groups=3, n_per_group=5),
-         nested, 1000, 3101, "group"),
-        ("unbalanced", functools.partial(two_input_design, n_groups=4,
-                                         n_per_group=[2, 3, 6, 12]),
-         nested, 1000, 3102, "group"),
-        ("crossed", functools.partial(crossed_one_group, n_subj=20, n_ingroup=4, n_outgroup=4,
-                                      beta_1=0.0, tau_1=0.0, rho=0.0),
-         crossed, 400, 3103, "item_id"),
-    ]
-    return {
-        name: StoredStudy(name, design, (analysis,), n_sim, seed, "sweeps/dof",
-                          {"design": name, "between_within_groups": groups,
-                           "script": "scripts/make_sweeps_dof.py --only dof"})
-        for name, design, analysis, n_sim, seed, groups in specs
+
+    def two_input(effect, **kw):
+        return functools.partial(two_input_design, n_groups=kw.pop("n_groups", 3),
+                                 n_per_group=kw.pop("n_per_group", 5), effect=effect, **kw)
+
+    def crossed_items(effect):
+        return functools.partial(crossed_one_group, n_subj=20, n_ingroup=4, n_outgroup=4,
+                                 beta_1=effect, tau_1=0.0, rho=0.0)
+
+    designs = {  # name: (design of the effect, analyses, n_sim under the null, seed, groups)
+        "nested": (lambda d: two_input(d), (nested, exact), 4000, 3101, "group"),
+        "boundary": (lambda d: two_input(d, group_var=1 / 9), (nested, exact), 4000, 3104,
+                     "group"),
+        "unbalanced": (lambda d: two_input(d, n_groups=4, n_per_group=[2, 3, 6, 12]),
+                       (nested,), 2000, 3102, "group"),
+        "crossed": (crossed_items, (crossed,), 2000, 3103, "item_id"),
     }
+    out = {}
+    for suffix in ("", "-effect"):  # the null studies first, then the effect studies
+        for name, (design, analyses, n_null, seed, groups) in designs.items():
+            effect = DOF_EFFECTS[name] if suffix else 0.0
+            out[name + suffix] = StoredStudy(
+                name + suffix, design(effect), analyses, 2000 if suffix else n_null,
+                seed + 100 if suffix else seed, "sweeps/dof",
+                {"design": name, "effect": effect, "between_within_groups": groups,
+                 "script": "scripts/make_sweeps_dof.py --only dof"})
+    return out
 
 
 def between_within_df_of(study):
