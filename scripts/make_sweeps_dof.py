@@ -1,8 +1,8 @@
-"""Regenerate the stored studies of the chapters on degrees of freedom and crossed effects.
+"""Regenerate the stored studies of the degrees-of-freedom chapter.
 
 Usage::
 
-    python scripts/make_sweeps_dof.py [--n-jobs 2] [--only {dof,optimizers,lrt}]
+    python scripts/make_sweeps_dof.py [--n-jobs 2]
 
 Every study is specified once, in ``lmmhelpers.book``; this script only runs and stores them.
 
@@ -14,12 +14,8 @@ Every study is specified once, in ``lmmhelpers.book``; this script only runs and
     of earlier specifications are removed. The summary adds the between-within rule
     (:func:`lmmhelpers.book.between_within_rows`: the z statistic against t with the
     design's between-within df).
-``data/sweeps/crossed_optimizers.csv``
-    ``lmmhelpers.book.OPTIMIZER_STUDY``: statsmodels' optimizers and ``fit_mixedlm`` on
-    60 crossed data sets in each of two conditions.
-``data/sweeps/crossed_lrt_null.csv``
-    ``lmmhelpers.book.LRT_NULL_STUDY``: the REML likelihood-ratio statistic for "item
-    variance = 0" on 300 null crossed data sets.
+
+The crossed chapter's studies are made by ``scripts/make_sweeps_crossed.py``.
 """
 
 from __future__ import annotations
@@ -33,8 +29,6 @@ import pandas as pd
 import lmmhelpers
 from lmmhelpers import rejection_rate
 from lmmhelpers.book import (
-    LRT_NULL_STUDY,
-    OPTIMIZER_STUDY,
     between_within_df_of,
     between_within_rows,
     dof_studies,
@@ -73,14 +67,9 @@ def run_dof(n_jobs):
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--n-jobs", type=int, default=2)
-    parser.add_argument("--only", choices=("dof", "optimizers", "lrt"))
+    parser.add_argument("--only", choices=("dof",), help="kept for old command lines")
     args = parser.parse_args(argv)
-    if args.only in (None, "dof"):
-        run_dof(args.n_jobs)
-    if args.only in (None, "optimizers"):
-        OPTIMIZER_STUDY.save(OPTIMIZER_STUDY.run(n_jobs=args.n_jobs))
-    if args.only in (None, "lrt"):
-        LRT_NULL_STUDY.save(LRT_NULL_STUDY.run(n_jobs=args.n_jobs))
+    run_dof(args.n_jobs)
 
 
 if __name__ == "__main__":
