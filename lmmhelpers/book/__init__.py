@@ -12,6 +12,8 @@ package) use the same definitions. The library never imports it.
 - ``lmmhelpers.book.studies``, ``lmmhelpers.book.group_count``,
   ``lmmhelpers.book.crossed``: every stored study's specification and loader;
 - ``lmmhelpers.book.dietox``: the dietox data (read from statsmodels) and their R reference;
+- ``lmmhelpers.book.null_pvalues``: the null-p-value chapter's stored studies of the
+  question's design and the stored run of the question's own code;
 - ``lmmhelpers.book.first_model``: the first chapter's design (a between-group treatment and a
   within-group covariate), its OLS and mixed-model fits, and the REML/ML profile;
 - ``lmmhelpers.book.runner``: one seeded runner for replicate loops;
@@ -35,6 +37,14 @@ from lmmhelpers.book.first_model import (
     profile_loglik,
 )
 from lmmhelpers.book.group_count import compact, group_count_index, load_group_count
+from lmmhelpers.book.null_pvalues import (
+    NULL_PVALUES_METHODS,
+    QUESTION_CODE_RUN,
+    QuestionCodeRun,
+    mislabel_variances,
+    null_pvalues_studies,
+    z_test_level,
+)
 from lmmhelpers.book.pages import (
     ClaimError,
     best_time,
@@ -93,8 +103,11 @@ __all__ = [
     "FIRST_MODEL_FORMULA",
     "INPUT_TERM",
     "LRT_NULL_STUDY",
+    "NULL_PVALUES_METHODS",
     "OPTIMIZERS",
     "OPTIMIZER_STUDY",
+    "QUESTION_CODE_RUN",
+    "QuestionCodeRun",
     "TWO_INPUT_METHODS",
     "WITHIN_TERMS",
     "StoredStudy",
@@ -124,8 +137,10 @@ __all__ = [
     "group_means_power",
     "load_dietox",
     "load_group_count",
+    "mislabel_variances",
     "nested_slopes",
     "null_pvalue_study",
+    "null_pvalues_studies",
     "optimizer_rows",
     "plain",
     "profile_loglik",
@@ -142,4 +157,5 @@ __all__ = [
     "square_crossed",
     "time_corrections",
     "two_input_analyses",
+    "z_test_level",
 ]
