@@ -43,6 +43,7 @@ from lmmhelpers.book.null_pvalues import (
     QuestionCodeRun,
     mislabel_variances,
     null_pvalues_studies,
+    store_rounded,
     z_test_level,
 )
 from lmmhelpers.book.pages import (
@@ -155,6 +156,7 @@ __all__ = [
     "seed_sweep_study",
     "seed_sweeps",
     "square_crossed",
+    "store_rounded",
     "time_corrections",
     "two_input_analyses",
     "z_test_level",
