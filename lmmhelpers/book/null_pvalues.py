@@ -48,7 +48,7 @@ __all__ = [
     "z_test_level",
 ]
 
-#: The analyses of the chapter's stored studies: statsmodels' z test, Satterthwaite's and
+#: The analyses of the chapter's stored studies, statsmodels' z test, Satterthwaite's and
 #: Kenward-Roger's t tests (one REML fit) and the two-sample t test on the group means.
 NULL_PVALUES_METHODS = ("normal", "satterthwaite", "kenward-roger", "group-means-t")
 
@@ -280,7 +280,7 @@ class QuestionCodeRun:
         return table
 
 
-#: The stored run of the question's code: 2,000 iterations from ``np.random.seed(20240122)``.
+#: The stored run of the question's code, 2,000 iterations from ``np.random.seed(20240122)``.
 QUESTION_CODE_RUN = QuestionCodeRun()
 
 
