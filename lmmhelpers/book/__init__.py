@@ -14,6 +14,8 @@ package) use the same definitions. The library never imports it.
 - ``lmmhelpers.book.dof``: the degrees-of-freedom chapter's validation against R, its df over
   designs and along a boundary path, and the rates of its stored studies;
 - ``lmmhelpers.book.dietox``: the dietox data (read from statsmodels) and their R reference;
+- ``lmmhelpers.book.null_pvalues``: the null-p-value chapter's stored studies of the
+  question's design and the stored run of the question's own code;
 - ``lmmhelpers.book.first_model``: the first chapter's design (a between-group treatment and a
   within-group covariate), its OLS and mixed-model fits, and the REML/ML profile;
 - ``lmmhelpers.book.repeated_measures``: the seed's split-plot design, the answer's
@@ -56,6 +58,15 @@ from lmmhelpers.book.first_model import (
     profile_loglik,
 )
 from lmmhelpers.book.group_count import compact, group_count_index, load_group_count
+from lmmhelpers.book.null_pvalues import (
+    NULL_PVALUES_METHODS,
+    QUESTION_CODE_RUN,
+    QuestionCodeRun,
+    mislabel_variances,
+    null_pvalues_studies,
+    store_rounded,
+    z_test_level,
+)
 from lmmhelpers.book.pages import (
     ClaimError,
     best_time,
@@ -138,8 +149,11 @@ __all__ = [
     "FIRST_MODEL_FORMULA",
     "INPUT_TERM",
     "LRT_NULL_STUDY",
+    "NULL_PVALUES_METHODS",
     "OPTIMIZERS",
     "OPTIMIZER_STUDY",
+    "QUESTION_CODE_RUN",
+    "QuestionCodeRun",
     "TWO_INPUT_METHODS",
     "WITHIN_TERMS",
     "StoredStudy",
@@ -174,8 +188,10 @@ __all__ = [
     "item_f_test",
     "load_dietox",
     "load_group_count",
+    "mislabel_variances",
     "nested_slopes",
     "null_pvalue_study",
+    "null_pvalues_studies",
     "optimizer_rows",
     "plain",
     "profile_loglik",
@@ -192,6 +208,8 @@ __all__ = [
     "seed_sweeps",
     "slope_studies",
     "square_crossed",
+    "store_rounded",
     "time_corrections",
     "two_input_analyses",
+    "z_test_level",
 ]
