@@ -14,6 +14,8 @@ package) use the same definitions. The library never imports it.
 - ``lmmhelpers.book.dietox``: the dietox data (read from statsmodels) and their R reference;
 - ``lmmhelpers.book.first_model``: the first chapter's design (a between-group treatment and a
   within-group covariate), its OLS and mixed-model fits, and the REML/ML profile;
+- ``lmmhelpers.book.random_slopes``: the random-slopes chapter's studies (intercept-only and
+  random-slope models on the same data sets, the slope variance's LRT);
 - ``lmmhelpers.book.runner``: one seeded runner for replicate loops;
 - ``lmmhelpers.book.pages``: glue and timing helpers of the chapters.
 """
@@ -48,6 +50,14 @@ from lmmhelpers.book.planning import (
     crossed_power,
     crossed_se,
     group_means_power,
+)
+from lmmhelpers.book.random_slopes import (
+    CROSSED_SLOPE_VC,
+    ModelTests,
+    SlopeVarianceLRT,
+    selected_tests,
+    slope_studies,
+    split_model,
 )
 from lmmhelpers.book.repository import (
     fit_reference,
@@ -85,6 +95,12 @@ from lmmhelpers.book.studies import (
 )
 
 __all__ = [
+    "CROSSED_SLOPE_VC",
+    "ModelTests",
+    "SlopeVarianceLRT",
+    "selected_tests",
+    "slope_studies",
+    "split_model",
     "ClaimError",
     "claim",
     "CROSSED_VC",
