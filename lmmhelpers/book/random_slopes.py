@@ -12,6 +12,7 @@ stored studies, each replicate analysed by both models:
   models' fits, shared with :class:`ModelTests`), referred to the ``½χ²₀ + ½χ²₁`` mixture;
 - :func:`slope_studies`: the stored studies (``data/sweeps/random_slopes/``,
   ``scripts/make_random_slopes.py``);
+- :func:`intercept_only_z_rate`: the rough type I error of the intercept-only z test;
 - :func:`split_model`, :func:`selected_tests`: read a study's table by model, and the test of
   the model chosen by the slope LRT.
 
@@ -32,6 +33,7 @@ import pandas as pd
 from scipy import stats
 
 from lmmhelpers._validation import DDF_METHODS, check_probability
+from lmmhelpers.book.planning import crossed_se
 from lmmhelpers.book.scenarios import CROSSED_VC, crossed_one_group
 from lmmhelpers.book.studies import StoredStudy
 from lmmhelpers.simulate import two_input_within_design
@@ -44,6 +46,7 @@ __all__ = [
     "SlopeVarianceLRT",
     "TAU_1_GRID",
     "crossed_slope_analyses",
+    "intercept_only_z_rate",
     "nested_slope_analyses",
     "selected_tests",
     "slope_studies",
@@ -226,6 +229,48 @@ def slope_studies():
             {"design": "nested", "n_groups": 5, "n_per_cell": 5, "slope_var": slope_var,
              "beta_1": 0.0, "script": _SCRIPT})
     return studies
+
+
+def intercept_only_z_rate(n_subj, n_items, tau_1, *, omega_0=80.0, sigma=200.0, alpha=0.05):
+    """Rough type I error of the intercept-only model's z test of the category effect.
+
+    In the complete, balanced design of :func:`lmmhelpers.crossed_design` the estimate's
+    true variance is ``tau_1² / S + 4 omega_0² / I + 4 sigma² / (S I)``
+    (:func:`lmmhelpers.book.crossed_se`). A model without by-subject slopes puts their
+    variation into the residual, about ``sigma² + tau_1² / 4`` (``X_i² = 1/4``), and reports
+    the variance with ``tau_1 = 0`` and that residual. Its z statistic is then about
+    ``N(0, r²)`` with ``r`` the ratio of the true to the reported standard error, and rejects
+    with probability ``2 Φ(−z_{1−α/2} / r)``. A large-sample guide (estimated variances
+    taken as exact), not a replacement for the simulation.
+
+    Parameters
+    ----------
+    n_subj, n_items : int or array_like
+        Subjects and items.
+    tau_1 : float or array_like
+        SD of the by-subject slopes.
+    omega_0, sigma : float
+        SDs of the item intercepts and of the residuals.
+    alpha : float, default 0.05
+
+    Returns
+    -------
+    float or ndarray
+
+    Examples
+    --------
+    >>> round(float(intercept_only_z_rate(24, 24, 0.0)), 3)  # no slopes: the level
+    0.05
+    >>> intercept_only_z_rate(24, [24, 96], 200.0).round(2).tolist()  # more items: worse
+    [0.18, 0.41]
+    """
+    alpha = check_probability("alpha", alpha)
+    tau_1 = np.asarray(tau_1, dtype=float)
+    true = crossed_se(n_subj, n_items, omega_0=omega_0, tau_1=tau_1, sigma=sigma)
+    reported = crossed_se(n_subj, n_items, omega_0=omega_0, tau_1=0.0,
+                          sigma=np.sqrt(sigma**2 + tau_1**2 / 4))
+    rate = 2 * stats.norm.sf(stats.norm.isf(alpha / 2) * reported / true)
+    return float(rate) if np.ndim(rate) == 0 else rate
 
 
 def split_model(table):
