@@ -53,6 +53,7 @@ from lmmhelpers.book.planning import (
 )
 from lmmhelpers.book.random_slopes import (
     CROSSED_SLOPE_VC,
+    AggregateTests,
     ModelTests,
     SlopeVarianceLRT,
     crossed_slope_analyses,
@@ -99,6 +100,7 @@ from lmmhelpers.book.studies import (
 
 __all__ = [
     "CROSSED_SLOPE_VC",
+    "AggregateTests",
     "ModelTests",
     "SlopeVarianceLRT",
     "intercept_only_z_rate",

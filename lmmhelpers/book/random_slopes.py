@@ -10,6 +10,8 @@ stored studies, each replicate analysed by both models:
   ``"<model>:<method>"`` so that two models of the same data set share one table;
 - :class:`SlopeVarianceLRT`: the REML likelihood-ratio test of the slope variance (the two
   models' fits, shared with :class:`ModelTests`), referred to the ``½χ²₀ + ½χ²₁`` mixture;
+- :class:`AggregateTests`: the by-subject and by-item analyses of variance (F1, F2, min-F′)
+  that preceded crossed mixed models;
 - :func:`slope_studies`: the stored studies (``data/sweeps/random_slopes/``,
   ``scripts/make_random_slopes.py``);
 - :func:`intercept_only_z_rate`: the rough type I error of the intercept-only z test;
@@ -40,6 +42,7 @@ from lmmhelpers.simulate import two_input_within_design
 from lmmhelpers.study import Analysis, MixedLMTest
 
 __all__ = [
+    "AggregateTests",
     "CROSSED_SLOPE_VC",
     "MODELS",
     "ModelTests",
@@ -138,6 +141,71 @@ class SlopeVarianceLRT(Analysis):
         return {"statistic": statistic, "df": float(k + 1), "p_value": float(min(p, 1.0))}
 
 
+@dataclass(frozen=True)
+class AggregateTests(Analysis):
+    """By-subject (F1), by-item (F2) and min-F′ tests of a between-item, within-subject factor.
+
+    The analyses that preceded crossed mixed models (Clark 1973): average over items and test
+    the category effect across subjects (F1: a paired t test of the subjects'
+    high-minus-low differences, ``S − 1`` df), average over subjects and test it across items
+    (F2: a two-sample t test of the item means, ``I − 2`` df), and combine the two into
+    ``min-F′ = F1 F2 / (F1 + F2)`` with ``df = (F1 + F2)² / (F1² / df2 + F2² / df1)``
+    (Clark 1973, eq. 6). ``"F1xF2"`` rejects when both F1 and F2 do (its p-value is the
+    larger of the two).
+
+    Parameters
+    ----------
+    response, subject, item, factor : str
+        Columns of the data (default those of :func:`lmmhelpers.crossed_design`); ``factor``
+        has two values, constant within each item.
+
+    Examples
+    --------
+    >>> from lmmhelpers.study import run_study
+    >>> design = functools.partial(crossed_one_group, n_subj=6, n_ingroup=3, n_outgroup=3)
+    >>> t = run_study(design, [AggregateTests()], n_sim=1, seed=0, progress=False)
+    >>> t["method"].tolist(), t["df"].round(1).tolist()[:2]
+    (['F1', 'F2', "min-F'", 'F1xF2'], [5.0, 4.0])
+    """
+
+    response: str = "RT"
+    subject: str = "subj_id"
+    item: str = "item_id"
+    factor: str = "X_i"
+
+    def labels(self):
+        return [(m, self.factor) for m in ("F1", "F2", "min-F'", "F1xF2")]
+
+    def compute(self, replicate, fits, label):
+        d = replicate.data
+        y = d[self.response].to_numpy(dtype=float)
+        x = d[self.factor].to_numpy(dtype=float)
+        high = (x > x.min()).astype(float)
+        subj = pd.factorize(d[self.subject])[0]
+        item = pd.factorize(d[self.item])[0]
+
+        def means(codes, weights):
+            return (np.bincount(codes, weights=y * weights)
+                    / np.bincount(codes, weights=weights))
+
+        diff = means(subj, high) - means(subj, 1.0 - high)  # each subject's effect
+        t1 = diff.mean() / (diff.std(ddof=1) / np.sqrt(diff.size))
+        item_mean = means(item, np.ones_like(y))
+        item_high = np.bincount(item, weights=high) > 0
+        t2 = stats.ttest_ind(item_mean[item_high], item_mean[~item_high]).statistic
+        df1, df2 = diff.size - 1.0, item_mean.size - 2.0
+        f1, f2 = t1 * t1, t2 * t2
+        p1, p2 = stats.f.sf(f1, 1, df1), stats.f.sf(f2, 1, df2)
+        min_f = f1 * f2 / (f1 + f2)
+        df_min = (f1 + f2) ** 2 / (f1**2 / df2 + f2**2 / df1)
+        rows = {"F1": (f1, df1, p1), "F2": (f2, df2, p2),
+                "min-F'": (min_f, df_min, stats.f.sf(min_f, 1, df_min)),
+                "F1xF2": (min(f1, f2), min(df1, df2), max(p1, p2))}
+        statistic, df, p = rows[label[0]]
+        return {"estimate": float(diff.mean()), "statistic": float(statistic),
+                "df": float(df), "p_value": float(p)}
+
+
 def crossed_slope_analyses(methods=DDF_METHODS):
     """The crossed design's two models of ``X_i``: intercepts only, and with subject slopes.
 
@@ -148,7 +216,7 @@ def crossed_slope_analyses(methods=DDF_METHODS):
     Examples
     --------
     >>> s, i = crossed_slope_analyses()
-    >>> sorted(s.vc_formula), sorted(i.vc_formula)
+    >>> [name for name, _ in s.vc_formula], [name for name, _ in i.vc_formula]
     (['item', 'slope', 'subj'], ['item', 'subj'])
     """
     common = dict(methods=methods, re_formula="0")
@@ -193,6 +261,8 @@ def slope_studies():
     :func:`lmmhelpers.two_input_within_design` with 5 groups per input, 5 rows per group and
     condition, slope variance 0.5, no effect; z, Satterthwaite and Kenward-Roger. 2,000
     replicates each; every replicate is analysed by both models and the slope LRT.
+    ``aggregate-200``: :class:`AggregateTests` (F1, F2, min-F′) on the data sets of
+    ``null-200``.
 
     Returns
     -------
@@ -228,6 +298,11 @@ def slope_studies():
             f"nested-{slope_var:g}", design, nested, 2000, 5200 + k, _DIR,
             {"design": "nested", "n_groups": 5, "n_per_cell": 5, "slope_var": slope_var,
              "beta_1": 0.0, "script": _SCRIPT})
+    # F1, F2 and min-F' on the very data sets of null-200 (same design and seed)
+    ref = studies["null-200"]
+    studies["aggregate-200"] = StoredStudy(
+        "aggregate-200", ref.design, (AggregateTests(),), ref.n_sim, ref.seed, _DIR,
+        {**ref.info, "design": "crossed-aggregated"})
     return studies
 
 
