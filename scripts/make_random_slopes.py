@@ -38,9 +38,15 @@ def main(argv=None):
     rows = {r["name"]: r for r in index.to_dict("records")}
     for name in args.only or studies:
         study = studies[name]
+        try:
+            stored = not args.force and study.load() is not None
+        except FileNotFoundError:
+            stored = False
         t0 = time.perf_counter()
         table, path = study.regenerate(n_jobs=args.n_jobs, progress=False, force=args.force)
         seconds = time.perf_counter() - t0
+        if stored and name in rows:  # loaded, not computed: keep the computing run's time
+            seconds = float(rows[name]["seconds"])
         rows[name] = {"name": name, **{k: v for k, v in study.info.items() if k != "script"},
                       "n_sim": study.n_sim, "seed": study.seed, "seconds": round(seconds, 1),
                       "file": path.name, "lmmhelpers_version": lmmhelpers.__version__}

@@ -21,6 +21,7 @@ from lmmhelpers.book import (
     split_model,
 )
 from lmmhelpers.book.random_slopes import (
+    AggregateTests,
     SlopeVarianceLRT,
     crossed_slope_analyses,
     nested_slope_analyses,
@@ -133,3 +134,26 @@ def test_stored_study_is_complete(name):
     assert table["replicate"].nunique() == study.n_sim
     n_labels = sum(len(a.labels()) for a in study.analyses)
     assert len(table) == study.n_sim * n_labels
+
+
+def test_aggregate_tests_are_the_paired_and_item_t_tests():
+    design = functools.partial(crossed_one_group, n_subj=7, n_ingroup=4, n_outgroup=3,
+                               tau_1=100.0)
+    table = run_study(design, [AggregateTests()], n_sim=1, seed=4, progress=False)
+    rows = table.set_index("method")
+    data = design(seed=np.random.SeedSequence(4).spawn(1)[0])
+    subj = data.pivot_table(index="subj_id", columns="X_i", values="RT")
+    f1 = stats.ttest_rel(subj[0.5], subj[-0.5])
+    items = data.groupby("item_id").agg(y=("RT", "mean"), x=("X_i", "first"))
+    f2 = stats.ttest_ind(items.loc[items["x"] > 0, "y"], items.loc[items["x"] < 0, "y"])
+    assert rows.loc["F1", "p_value"] == pytest.approx(f1.pvalue, rel=1e-10)
+    assert rows.loc["F2", "p_value"] == pytest.approx(f2.pvalue, rel=1e-10)
+    assert (rows.loc["F1", "df"], rows.loc["F2", "df"]) == (6.0, 5.0)
+    a, b = f1.statistic**2, f2.statistic**2
+    min_f = a * b / (a + b)
+    df = (a + b) ** 2 / (a**2 / 5.0 + b**2 / 6.0)  # Clark (1973): F1 has 6 df, F2 has 5
+    assert rows.loc["min-F'", "statistic"] == pytest.approx(min_f, rel=1e-10)
+    assert rows.loc["min-F'", "p_value"] == pytest.approx(stats.f.sf(min_f, 1, df), rel=1e-10)
+    assert rows.loc["F1xF2", "p_value"] == max(rows.loc["F1", "p_value"],
+                                              rows.loc["F2", "p_value"])
+    assert rows.loc["F1", "p_value"] != rows.loc["F2", "p_value"]
