@@ -14,7 +14,7 @@ stores them, under ``data/sweeps/crossed/``:
     ``lmmhelpers.book.LRT_NULL_STUDY``: the REML likelihood-ratio statistic and the exact F
     statistic for "item variance = 0" on null crossed data sets.
 ``study-<key>.csv.gz`` and ``.json``
-    :func:`lmmhelpers.book.slope_studies`: the null category effect tested by the crossed
+    :func:`lmmhelpers.book.item_means_studies`: the null category effect tested by the crossed
     model and by the t test on item means, without and with by-subject slopes.
 """
 
@@ -30,7 +30,7 @@ import argparse  # noqa: E402
 import sys  # noqa: E402
 import time  # noqa: E402
 
-from lmmhelpers.book import LRT_NULL_STUDY, OPTIMIZER_STUDY, slope_studies  # noqa: E402
+from lmmhelpers.book import LRT_NULL_STUDY, OPTIMIZER_STUDY, item_means_studies  # noqa: E402
 
 
 def _timed(label, run):
@@ -47,7 +47,7 @@ def main(argv=None):
     if args.only in (None, "lrt"):
         _timed("lrt", lambda: LRT_NULL_STUDY.save(LRT_NULL_STUDY.run(n_jobs=args.n_jobs)))
     if args.only in (None, "slopes"):
-        for name, study in slope_studies().items():
+        for name, study in item_means_studies().items():
             _timed(name, lambda study=study: study.regenerate(n_jobs=args.n_jobs,
                                                               progress=False, force=True))
     if args.only in (None, "optimizers"):

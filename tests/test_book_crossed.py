@@ -15,7 +15,7 @@ from lmmhelpers.book import (
     crossed_model,
     crossed_one_group,
     item_f_test,
-    slope_studies,
+    item_means_studies,
 )
 
 
@@ -55,8 +55,8 @@ def test_reml_lrt_is_zero_exactly_when_the_item_f_is_at_most_one():
     assert set(table.columns) >= {"lrt", "item_var", "boundary", "F"}
 
 
-def test_slope_studies_share_data_sets_and_differ_in_key():
-    studies = slope_studies()
+def test_item_means_studies_share_data_sets_and_differ_in_key():
+    studies = item_means_studies()
     a, b = studies["intercepts-tau200"], studies["slopes-tau200"]
     assert a.seed == b.seed and a.design.keywords == b.design.keywords
     assert a.key() != b.key() != studies["intercepts-tau0"].key()
@@ -66,7 +66,7 @@ def test_slope_studies_share_data_sets_and_differ_in_key():
 
 
 def test_item_means_t_equals_the_crossed_model_at_an_interior_fit_without_slopes():
-    table = slope_studies()["intercepts-tau0"].run(replicates=[0, 1])
+    table = item_means_studies()["intercepts-tau0"].run(replicates=[0, 1])
     wide = table.pivot(index="replicate", columns="method", values="p_value")
     interior = ~table[table["method"] == "kenward-roger"].set_index("replicate")["boundary"]
     assert interior.any()

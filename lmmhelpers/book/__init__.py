@@ -21,18 +21,19 @@ package) use the same definitions. The library never imports it.
 - ``lmmhelpers.book.repeated_measures``: the seed's split-plot design, the answer's
   variance-components model, the classical repeated-measures ANOVA and Satterthwaite's df
   computed two ways;
+- ``lmmhelpers.book.random_slopes``: the random-slopes chapter's studies (intercept-only and
+  random-slope models on the same data sets, the slope variance's LRT);
 - ``lmmhelpers.book.runner``: one seeded runner for replicate loops;
 - ``lmmhelpers.book.pages``: glue and timing helpers of the chapters.
 """
 
 from lmmhelpers.book.crossed import (
-    CROSSED_SLOPE_VC,
     LRT_NULL_STUDY,
     OPTIMIZER_STUDY,
     OPTIMIZERS,
     item_f_test,
+    item_means_studies,
     optimizer_rows,
-    slope_studies,
 )
 from lmmhelpers.book.dietox import (
     DIETOX_FORMULA,
@@ -81,6 +82,17 @@ from lmmhelpers.book.planning import (
     crossed_se,
     group_means_power,
 )
+from lmmhelpers.book.random_slopes import (
+    AggregateTests,
+    ModelTests,
+    SlopeVarianceLRT,
+    crossed_slope_analyses,
+    intercept_only_z_rate,
+    nested_slope_analyses,
+    selected_tests,
+    slope_studies,
+    split_model,
+)
 from lmmhelpers.book.repeated_measures import (
     SPLIT_PLOT_FORMULA,
     anova_against_lmm,
@@ -102,6 +114,7 @@ from lmmhelpers.book.repository import (
 )
 from lmmhelpers.book.runner import replicate_rng, run_seeded
 from lmmhelpers.book.scenarios import (
+    CROSSED_SLOPE_VC,
     CROSSED_VC,
     INPUT_TERM,
     TWO_INPUT_METHODS,
@@ -138,6 +151,14 @@ __all__ = [
     "satterthwaite_two_ways",
     "split_plot_anova",
     "vc_reml_criterion",
+    "AggregateTests",
+    "ModelTests",
+    "SlopeVarianceLRT",
+    "intercept_only_z_rate",
+    "crossed_slope_analyses",
+    "nested_slope_analyses",
+    "selected_tests",
+    "split_model",
     "ClaimError",
     "claim",
     "CROSSED_SLOPE_VC",
@@ -186,6 +207,7 @@ __all__ = [
     "group_count_study",
     "group_means_power",
     "item_f_test",
+    "item_means_studies",
     "load_dietox",
     "load_group_count",
     "mislabel_variances",

@@ -7,7 +7,7 @@ Everything is stored under ``data/sweeps/crossed/`` by ``scripts/make_sweeps_cro
 ``LRT_NULL_STUDY`` (``lrt_null.csv.gz``)
     The REML likelihood-ratio statistic for "item variance = 0", and the exact ANOVA F
     statistic of the same hypothesis (:func:`item_f_test`), on data without item variance.
-:func:`slope_studies` (``study-<key>.csv.gz``)
+:func:`item_means_studies` (``study-<key>.csv.gz``)
     The category effect tested under the null by the crossed model, Satterthwaite and
     Kenward-Roger, and by the t test on item means, without and with by-subject random
     slopes (:class:`lmmhelpers.book.StoredStudy` objects).
@@ -29,18 +29,16 @@ from scipy import stats
 
 from lmmhelpers.book.repository import repository_root
 from lmmhelpers.book.runner import replicate_rng, run_seeded
-from lmmhelpers.book.scenarios import CROSSED_VC, crossed_model, crossed_one_group
+from lmmhelpers.book.scenarios import CROSSED_SLOPE_VC, CROSSED_VC, crossed_model, crossed_one_group
 from lmmhelpers.book.studies import StoredStudy
 from lmmhelpers.fitting import fit_mixedlm, refit
 from lmmhelpers.parameters import is_boundary
 from lmmhelpers.study import GroupMeansTTest, MixedLMTest
 
-__all__ = ["CROSSED_SLOPE_VC", "LRT_NULL_STUDY", "OPTIMIZER_STUDY", "OPTIMIZERS",
-           "item_f_test", "optimizer_rows", "slope_studies"]
+__all__ = ["LRT_NULL_STUDY", "OPTIMIZER_STUDY", "OPTIMIZERS",
+           "item_f_test", "optimizer_rows", "item_means_studies"]
 
 _SCRIPT = "scripts/make_sweeps_crossed.py"
-#: The crossed model with an (uncorrelated) by-subject slope of the category, X_i.
-CROSSED_SLOPE_VC = {**CROSSED_VC, "subj_slope": "0 + C(subj_id):X_i"}
 #: The fits compared, statsmodels' default ``fit()``, ``fit(method=...)`` and fit_mixedlm.
 OPTIMIZERS = ("default", "powell", "nm", "lbfgs", "bfgs", "fit_mixedlm")
 
@@ -275,7 +273,7 @@ class LRTNullStudy:
 # --------------------------------------------------------------------------------------------
 
 
-def slope_studies():
+def item_means_studies():
     """The category effect under the null, tested four ways, as by-subject slopes grow.
 
     The design: 20 subjects × 10 items (5 per category), DeBruine & Barr's intercept SDs
@@ -294,7 +292,7 @@ def slope_studies():
 
     Examples
     --------
-    >>> studies = slope_studies()
+    >>> studies = item_means_studies()
     >>> sorted(studies)
     ['intercepts-tau0', 'intercepts-tau200', 'slopes-tau200']
     >>> studies["slopes-tau200"].seed == studies["intercepts-tau200"].seed

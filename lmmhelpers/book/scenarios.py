@@ -29,6 +29,7 @@ from lmmhelpers.study import (
 )
 
 __all__ = [
+    "CROSSED_SLOPE_VC",
     "CROSSED_VC",
     "INPUT_TERM",
     "TWO_INPUT_METHODS",
@@ -51,6 +52,9 @@ TWO_INPUT_METHODS = DDF_METHODS + ("lrt", "group-means-t", "gee-bias-reduced",
                                    "fixed-effects")
 #: Crossed random intercepts of subjects and items as variance components of one group.
 CROSSED_VC = {"subj": "0 + C(subj_id)", "item": "0 + C(item_id)"}
+#: The crossed model with a by-subject slope of the category ``X_i`` as a third variance
+#: component, uncorrelated with the intercepts (lme4's ``(1 + X_i || subj_id)``).
+CROSSED_SLOPE_VC = {**CROSSED_VC, "slope": "0 + C(subj_id):X_i"}
 
 
 # --------------------------------------------------------------------------------------------
