@@ -34,7 +34,15 @@ from lmmhelpers.book.first_model import (
     first_model_replicate,
     profile_loglik,
 )
-from lmmhelpers.book.group_count import compact, group_count_index, load_group_count
+from lmmhelpers.book.group_count import (
+    by_fit,
+    compact,
+    gee_level,
+    gee_ratio,
+    group_count_index,
+    load_group_count,
+    z_level,
+)
 from lmmhelpers.book.pages import (
     ClaimError,
     best_time,
@@ -101,6 +109,7 @@ __all__ = [
     "best_time",
     "between_within_df_of",
     "between_within_rows",
+    "by_fit",
     "compact",
     "crossed_lrt",
     "crossed_model",
@@ -115,6 +124,8 @@ __all__ = [
     "dof_studies",
     "first_model_data",
     "first_model_replicate",
+    "gee_level",
+    "gee_ratio",
     "fit_reference",
     "glue_value",
     "glue_values",
@@ -142,4 +153,5 @@ __all__ = [
     "square_crossed",
     "time_corrections",
     "two_input_analyses",
+    "z_level",
 ]
