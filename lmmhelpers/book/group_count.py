@@ -21,10 +21,9 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
-from lmmhelpers.summaries import rejection_rate
-
 from lmmhelpers.book.repository import repository_root
 from lmmhelpers.book.studies import group_count_cells, group_count_study
+from lmmhelpers.summaries import rejection_rate
 
 __all__ = ["GROUP_COUNT_COLUMNS", "by_fit", "compact", "gee_level", "gee_ratio",
            "group_count_index", "load_group_count", "z_level"]
@@ -163,7 +162,7 @@ def z_level(n_groups, alpha=0.05):
     return 2 * stats.t.sf(stats.norm.isf(alpha / 2), 2 * m - 2)
 
 
-def gee_level(n_groups, alpha=0.05, reference="normal"):
+def gee_level(n_groups, alpha=0.05, *, reference="normal", cov_type="bias_reduced"):
     """Exact level of GEE with the Mancl-DeRouen covariance in the balanced two-input design.
 
     With a group-level covariate and ``m`` groups of equal size per input, GEE's estimate is
@@ -171,8 +170,10 @@ def gee_level(n_groups, alpha=0.05, reference="normal"):
     Mancl and DeRouen (2001) is :math:`m/(m-1)` times the squared standard error of the t test
     on group means, so :math:`z_{MD} = T\\sqrt{(m-1)/m}` with :math:`T \\sim t_{2m-2}`. The
     level is :math:`P(|T_{2m-2}| > q\\sqrt{m/(m-1)})` with ``q`` the normal (or, with
-    ``reference="t"``, the :math:`t_{2m-2}`) quantile. It depends on ``m`` only, not on the
-    group size or the intraclass correlation.
+    ``reference="t"``, the :math:`t_{2m-2}`) quantile. The plain sandwich
+    (``cov_type="robust"``) is :math:`(m-1)/m` times the squared standard error instead, so
+    its level is :math:`P(|T_{2m-2}| > q\\sqrt{(m-1)/m})`. Either depends on ``m`` only, not
+    on the group size or the intraclass correlation.
 
     Parameters
     ----------
@@ -182,6 +183,8 @@ def gee_level(n_groups, alpha=0.05, reference="normal"):
         Nominal level.
     reference : {"normal", "t"}
         The reference distribution the statistic is compared with.
+    cov_type : {"bias_reduced", "robust"}
+        The Mancl-DeRouen sandwich or the plain one (statsmodels' names).
 
     Returns
     -------
@@ -191,6 +194,8 @@ def gee_level(n_groups, alpha=0.05, reference="normal"):
     --------
     >>> round(float(gee_level(3)), 3), round(float(gee_level(3, reference="t")), 3)
     (0.074, 0.027)
+    >>> round(float(gee_level(3, cov_type="robust")), 3)
+    0.185
     """
     m = _check_groups(n_groups)
     df = 2 * m - 2
@@ -200,7 +205,13 @@ def gee_level(n_groups, alpha=0.05, reference="normal"):
         q = stats.t.isf(alpha / 2, df)
     else:
         raise ValueError(f"reference must be 'normal' or 't', got {reference!r}")
-    return 2 * stats.t.sf(q * np.sqrt(m / (m - 1)), df)
+    if cov_type == "bias_reduced":
+        factor = m / (m - 1)
+    elif cov_type == "robust":
+        factor = (m - 1) / m
+    else:
+        raise ValueError(f"cov_type must be 'bias_reduced' or 'robust', got {cov_type!r}")
+    return 2 * stats.t.sf(q * np.sqrt(factor), df)
 
 
 def gee_ratio(rows, n_groups):
