@@ -13,6 +13,12 @@ writes two files under ``data/sweeps/``:
 :func:`load_group_count` reads them and checks that every stored cell is the cell that
 :func:`lmmhelpers.book.group_count_cells` specifies, so a chapter cannot read data made from
 another specification.
+
+In the balanced two-input design every test of the input is a function of the group means,
+so some levels are exact: :func:`z_level` (a normal-reference test of the t statistic on
+group means) and :func:`gee_level` (GEE with the plain or the Mancl-DeRouen sandwich, whose
+statistic is that t times a constant); :func:`gee_ratio` recovers the constant from stored
+p-values, and :func:`by_fit` splits a cell's rates by boundary and interior fits.
 """
 
 from __future__ import annotations
@@ -115,7 +121,7 @@ def load_group_count():
             f"{here / INDEX_FILE} does not list the cells of lmmhelpers.book.group_count_cells "
             "(or their study keys changed): regenerate it with "
             "scripts/make_sweeps_group_count.py (--index-only rewrites the index alone).")
-    pvalues = pd.read_csv(here / PVALUES_FILE)
+    pvalues = pd.read_csv(here / PVALUES_FILE, low_memory=False)  # boundary: bool or empty
     return index, pvalues
 
 
