@@ -1,6 +1,6 @@
 """The stored group-count sweeps: an index of cells and their p-values, stored compactly.
 
-The full study tables are too big to commit for 35 cells, so ``scripts/make_sweeps_group_count.py``
+The full study tables are too big to commit for 33 cells, so ``scripts/make_sweeps_group_count.py``
 writes two files under ``data/sweeps/``:
 
 ``group_count_index.csv``
@@ -52,7 +52,7 @@ def group_count_index():
     --------
     >>> index = group_count_index()
     >>> list(index.columns[:3]), len(index)
-    (['cell', 'sweep', 'design'], 35)
+    (['cell', 'sweep', 'design'], 33)
     """
     import lmmhelpers
 
