@@ -283,17 +283,17 @@ def group_count_cells():
 
     ``stages``: the question's design (10 groups of 20 per input) with its labels and with
     correct labels, 1,000 replicates each (read by the null-p-value chapter). ``split``: 10
-    groups of 20 and 20 groups of 10 per input, under the null and with an input effect of
-    0.8, and 20 × 10 with the question's labels. ``within``:
-    :func:`lmmhelpers.two_input_within_design` with 3, 5, 10, 20 groups per input, without
-    slope variance (random-intercept model) and with slope variance 0.5 (the same data
-    fitted with random intercepts only, and with random slopes of condition). ``grid``: 3,
-    5, 10, 20 groups per input × ICC 0.1, 0.5, 0.9 with 5 samples per group, and ICC 0.5
-    with 20 samples per group at 3 and 10 groups; GEE with the Mancl-DeRouen covariance at
-    ICC 0.5 (5 per group) and in the cells with 3 groups but the boundary cell. Every cell of ``split``, ``within`` and ``grid`` has 2,000
-    replicates (the half-width of a 95 % Wilson interval at 5 % is then below 0.01), the
-    boundary cell (3 groups of 5 per input, ICC 0.1) 6,000, so that its subset of boundary
-    fits is itself large.
+    groups of 20 and 20 groups of 10 per input, under the null and with an input effect of 0.8,
+    and 20 × 10 with the question's labels. ``within``:
+    :func:`lmmhelpers.two_input_within_design` with 3, 5, 10, 20 groups per input, without slope
+    variance (random-intercept model) and with slope variance 0.5 (the same data fitted with
+    random intercepts only, and with random slopes of condition). ``grid``: 3, 5, 10, 20 groups
+    per input × ICC 0.1, 0.5, 0.9 with 5 samples per group, and ICC 0.5 with 20 samples per
+    group at 3 and 10 groups; GEE with the Mancl-DeRouen covariance at ICC 0.5 (5 per group) and
+    in the cells with 3 groups but the boundary cell. Every cell of ``split``, ``within`` and
+    ``grid`` has 2,000 replicates (the half-width of a 95 % Wilson interval at 5 % is then below
+    0.01), the boundary cell (3 groups of 5 per input, ICC 0.1) 6,000, so that its subset of
+    boundary fits is itself large.
 
     Returns
     -------
