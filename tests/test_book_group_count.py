@@ -115,5 +115,5 @@ def test_stored_gee_rows_obey_the_derived_identity():
     cell = grid[(grid["n_groups"] == 3) & grid["methods"].str.contains("gee")].iloc[0]
     rows = pvalues[pvalues["cell"] == cell["cell"]]
     ratio = book.gee_ratio(rows, int(cell["n_groups"]))
-    assert len(ratio) > 1000
+    assert len(ratio) > 900  # replicates with a group-means p-value below 0.5
     np.testing.assert_allclose(ratio, np.sqrt(2 / 3), rtol=2e-3)
