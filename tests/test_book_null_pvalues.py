@@ -22,7 +22,7 @@ from lmmhelpers.book import (
     QuestionCodeRun,
     mislabel_variances,
     null_pvalues_studies,
-    z_test_level,
+    z_level,
 )
 
 
@@ -141,14 +141,14 @@ def test_mislabel_variances_rejects_bad_arguments():
         mislabel_variances(10, 20, group_var=-1.0)
 
 
-def test_z_test_level_is_the_t_tail_beyond_the_normal_quantile():
-    assert z_test_level(10) == pytest.approx(2 * stats.t.sf(stats.norm.ppf(0.975), 18))
-    levels = z_test_level(np.array([3, 10, 40]))
+def test_z_level_is_the_t_tail_beyond_the_normal_quantile():
+    assert z_level(10) == pytest.approx(2 * stats.t.sf(stats.norm.ppf(0.975), 18))
+    levels = z_level(np.array([3, 10, 40]))
     assert np.all(np.diff(levels) < 0) and np.all(levels > 0.05)
     with pytest.raises(ValueError, match="n_groups"):
-        z_test_level(1)
+        z_level(1)
     with pytest.raises(ValueError, match="alpha"):
-        z_test_level(10, alpha=1.5)
+        z_level(10, alpha=1.5)
 
 
 def test_a_missing_stored_null_study_names_its_script():

@@ -58,7 +58,15 @@ from lmmhelpers.book.first_model import (
     first_model_replicate,
     profile_loglik,
 )
-from lmmhelpers.book.group_count import compact, group_count_index, load_group_count
+from lmmhelpers.book.group_count import (
+    by_fit,
+    compact,
+    gee_level,
+    gee_ratio,
+    group_count_index,
+    load_group_count,
+    z_level,
+)
 from lmmhelpers.book.null_pvalues import (
     NULL_PVALUES_METHODS,
     QUESTION_CODE_RUN,
@@ -66,7 +74,6 @@ from lmmhelpers.book.null_pvalues import (
     mislabel_variances,
     null_pvalues_studies,
     store_rounded,
-    z_test_level,
 )
 from lmmhelpers.book.pages import (
     ClaimError,
@@ -182,6 +189,7 @@ __all__ = [
     "between_within_df_of",
     "between_within_rows",
     "boundary_path",
+    "by_fit",
     "compact",
     "crossed_lrt",
     "crossed_model",
@@ -199,6 +207,8 @@ __all__ = [
     "dof_table",
     "first_model_data",
     "first_model_replicate",
+    "gee_level",
+    "gee_ratio",
     "fit_reference",
     "glue_value",
     "glue_values",
@@ -233,5 +243,5 @@ __all__ = [
     "store_rounded",
     "time_corrections",
     "two_input_analyses",
-    "z_test_level",
+    "z_level",
 ]

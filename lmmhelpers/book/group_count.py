@@ -1,6 +1,6 @@
 """The stored group-count sweeps: an index of cells and their p-values, stored compactly.
 
-The full study tables are too big to commit for 26 cells, so ``scripts/make_sweeps_group_count.py``
+The full study tables are too big to commit for 33 cells, so ``scripts/make_sweeps_group_count.py``
 writes two files under ``data/sweeps/``:
 
 ``group_count_index.csv``
@@ -13,16 +13,27 @@ writes two files under ``data/sweeps/``:
 :func:`load_group_count` reads them and checks that every stored cell is the cell that
 :func:`lmmhelpers.book.group_count_cells` specifies, so a chapter cannot read data made from
 another specification.
+
+In the balanced two-input design every test of the input is a function of the group means,
+so some levels are exact: :func:`z_level` (a normal-reference test of the t statistic on
+group means) and :func:`gee_level` (GEE with the plain or the Mancl-DeRouen sandwich, whose
+statistic is that t times a constant); :func:`gee_ratio` recovers the constant from stored
+p-values, and :func:`by_fit` splits a cell's rates by boundary and interior fits.
 """
 
 from __future__ import annotations
 
+import numpy as np
 import pandas as pd
+from scipy import stats
 
+from lmmhelpers._validation import check_probability
 from lmmhelpers.book.repository import repository_root
 from lmmhelpers.book.studies import group_count_cells, group_count_study
+from lmmhelpers.summaries import rejection_rate
 
-__all__ = ["GROUP_COUNT_COLUMNS", "compact", "group_count_index", "load_group_count"]
+__all__ = ["GROUP_COUNT_COLUMNS", "by_fit", "compact", "gee_level", "gee_ratio",
+           "group_count_index", "load_group_count", "z_level"]
 
 #: The columns of a study table that the compact file keeps.
 GROUP_COUNT_COLUMNS = ("replicate", "method", "term", "p_value", "df", "converged", "boundary",
@@ -42,7 +53,7 @@ def group_count_index():
     --------
     >>> index = group_count_index()
     >>> list(index.columns[:3]), len(index)
-    (['cell', 'sweep', 'design'], 26)
+    (['cell', 'sweep', 'design'], 33)
     """
     import lmmhelpers
 
@@ -111,5 +122,176 @@ def load_group_count():
             f"{here / INDEX_FILE} does not list the cells of lmmhelpers.book.group_count_cells "
             "(or their study keys changed): regenerate it with "
             "scripts/make_sweeps_group_count.py (--index-only rewrites the index alone).")
-    pvalues = pd.read_csv(here / PVALUES_FILE)
+    pvalues = pd.read_csv(here / PVALUES_FILE, low_memory=False)  # boundary: bool or empty
     return index, pvalues
+
+
+# --------------------------------------------------------------------------------------------
+# exact levels in the balanced two-input design (every statistic a function of group means)
+# --------------------------------------------------------------------------------------------
+
+
+def _check_groups(n_groups):
+    m = np.asarray(n_groups, dtype=float)
+    if np.any(m < 2) or np.any(m != np.round(m)):
+        raise ValueError(f"n_groups must be whole numbers of at least 2, got {n_groups!r}")
+    return m
+
+
+def z_level(n_groups, alpha=0.05):
+    """Level of a normal-reference test whose statistic is the t on group means.
+
+    With ``m`` groups per input and a balanced design, the t statistic of the ``2m`` group
+    means has a :math:`t_{2m-2}` distribution under the null; the mixed model's Wald
+    statistic equals it whenever the fit is interior. Compared with the normal quantile
+    :math:`z_{1-\\alpha/2}`, it rejects with probability
+    :math:`P(|T_{2m-2}| > z_{1-\\alpha/2})`.
+
+    Parameters
+    ----------
+    n_groups : int or array_like
+        Groups per input, ``m`` (at least 2).
+    alpha : float, default 0.05
+        Nominal level.
+
+    Returns
+    -------
+    float or ndarray
+        A float for a single ``n_groups``.
+
+    Examples
+    --------
+    >>> round(z_level(3), 3), round(z_level(10, alpha=0.01), 4)
+    (0.122, 0.019)
+    >>> z_level([10, 1000]).round(3).tolist()
+    [0.066, 0.05]
+    """
+    alpha = check_probability("alpha", alpha)
+    m = _check_groups(n_groups)
+    level = 2 * stats.t.sf(stats.norm.isf(alpha / 2), 2 * m - 2)
+    return float(level) if level.ndim == 0 else level
+
+
+def gee_level(n_groups, alpha=0.05, *, reference="normal", cov_type="bias_reduced"):
+    """Exact level of GEE with the Mancl-DeRouen covariance in the balanced two-input design.
+
+    With a group-level covariate and ``m`` groups of equal size per input, GEE's estimate is
+    the difference of the inputs' averages of group means, and the bias-reduced sandwich of
+    Mancl and DeRouen (2001) is :math:`m/(m-1)` times the squared standard error of the t test
+    on group means, so :math:`z_{MD} = T\\sqrt{(m-1)/m}` with :math:`T \\sim t_{2m-2}`. The
+    level is :math:`P(|T_{2m-2}| > q\\sqrt{m/(m-1)})` with ``q`` the normal (or, with
+    ``reference="t"``, the :math:`t_{2m-2}`) quantile. The plain sandwich
+    (``cov_type="robust"``) is :math:`(m-1)/m` times the squared standard error instead, so
+    its level is :math:`P(|T_{2m-2}| > q\\sqrt{(m-1)/m})`. Either depends on ``m`` only, not
+    on the group size or the intraclass correlation.
+
+    Parameters
+    ----------
+    n_groups : int or array_like
+        Groups per input, ``m`` (at least 2).
+    alpha : float, default 0.05
+        Nominal level.
+    reference : {"normal", "t"}
+        The reference distribution the statistic is compared with.
+    cov_type : {"bias_reduced", "robust"}
+        The Mancl-DeRouen sandwich or the plain one (statsmodels' names).
+
+    Returns
+    -------
+    float or ndarray
+
+    Examples
+    --------
+    >>> round(float(gee_level(3)), 3), round(float(gee_level(3, reference="t")), 3)
+    (0.074, 0.027)
+    >>> round(float(gee_level(3, cov_type="robust")), 3)
+    0.185
+    """
+    m = _check_groups(n_groups)
+    df = 2 * m - 2
+    if reference == "normal":
+        q = stats.norm.isf(alpha / 2)
+    elif reference == "t":
+        q = stats.t.isf(alpha / 2, df)
+    else:
+        raise ValueError(f"reference must be 'normal' or 't', got {reference!r}")
+    if cov_type == "bias_reduced":
+        factor = m / (m - 1)
+    elif cov_type == "robust":
+        factor = (m - 1) / m
+    else:
+        raise ValueError(f"cov_type must be 'bias_reduced' or 'robust', got {cov_type!r}")
+    return 2 * stats.t.sf(q * np.sqrt(factor), df)
+
+
+def gee_ratio(rows, n_groups):
+    """Per replicate, GEE's statistic over the t on group means, recovered from p-values.
+
+    GEE's p-value is :math:`2\\Phi(-|z|)`, the group-means test's :math:`2F_{t,2m-2}(-|t|)`;
+    inverting both gives :math:`|z|/|t|`, which :func:`gee_level` says is
+    :math:`\\sqrt{(m-1)/m}` in every replicate (up to the 4-digit rounding of the stored
+    p-values). Replicates whose group-means p-value exceeds 0.5 are left out, where the
+    statistics are near 0 and rounding dominates their ratio.
+
+    Parameters
+    ----------
+    rows : pandas.DataFrame
+        One cell's rows (``replicate``, ``method``, ``p_value``), with the methods
+        ``"gee-bias-reduced"`` and ``"group-means-t"``.
+    n_groups : int
+        Groups per input of the cell.
+
+    Returns
+    -------
+    pandas.Series
+        The ratio, by replicate.
+
+    Examples
+    --------
+    >>> rows = pd.DataFrame({"replicate": [0, 0], "method": ["gee-bias-reduced",
+    ...                      "group-means-t"], "p_value": [0.02339, 0.05]})
+    >>> round(float(gee_ratio(rows, 3).iloc[0]), 2)  # sqrt(2/3), to the p-values' rounding
+    0.82
+    """
+    m = int(_check_groups(n_groups))
+    p = rows.pivot_table(index="replicate", columns="method", values="p_value")
+    p = p[p["group-means-t"] < 0.5]
+    z = stats.norm.isf(p["gee-bias-reduced"] / 2)
+    t = stats.t.isf(p["group-means-t"] / 2, 2 * m - 2)
+    return pd.Series(z / t, index=p.index, name="ratio")
+
+
+def by_fit(rows, alpha=0.05):
+    """Rejection rates of one cell split by whether its REML fit ended on the boundary.
+
+    Every replicate is labelled by the ``boundary`` flag of its REML fit (the rows of the
+    mixed-model methods, which share one fit), and every method's rows of that replicate,
+    the t test on group means and GEE included, carry the label. The rates within a subset
+    can then be read against the exact test on the same subset.
+
+    Parameters
+    ----------
+    rows : pandas.DataFrame
+        One cell's rows (``replicate``, ``method``, ``p_value``, ``boundary``, ``status``).
+    alpha : float, default 0.05
+
+    Returns
+    -------
+    pandas.DataFrame
+        :func:`lmmhelpers.rejection_rate` by ``fit`` ("boundary" or "interior") and
+        ``method``.
+
+    Examples
+    --------
+    >>> rows = pd.DataFrame({"replicate": [0, 0, 1, 1],
+    ...     "method": ["satterthwaite", "group-means-t"] * 2,
+    ...     "term": "x", "p_value": [0.01, 0.02, 0.5, 0.6],
+    ...     "boundary": [True, None, False, None], "converged": [True, True, True, True],
+    ...     "status": "ok", "df": 4.0})
+    >>> by_fit(rows)[["fit", "method", "rate"]].values.tolist()[:2]
+    [['boundary', 'group-means-t', 1.0], ['boundary', 'satterthwaite', 1.0]]
+    """
+    mixed = rows[rows["method"] == "satterthwaite"].set_index("replicate")["boundary"]
+    flag = rows["replicate"].map(mixed.astype(bool))
+    out = rows.assign(fit=np.where(flag, "boundary", "interior"))
+    return rejection_rate(out, alpha, by=["fit", "method"])

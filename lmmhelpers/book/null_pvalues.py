@@ -15,9 +15,9 @@ The chapter ("The null-p-value puzzle") reads two kinds of stored data, both mad
     drawing from ``numpy.random.RandomState(seed)``, whose stream is the one
     ``np.random.seed(seed)`` gives the question's code.
 
-It also holds two small formulas of the chapter, :func:`mislabel_variances` (why the
-question's labels halve the variance of the input difference) and :func:`z_test_level` (the
-exact level of the z test in the balanced design).
+It also holds a small formula of the chapter, :func:`mislabel_variances` (why the
+question's labels halve the variance of the input difference); the exact level of the z test
+in the balanced design is :func:`lmmhelpers.book.group_count.z_level`.
 """
 
 from __future__ import annotations
@@ -29,9 +29,8 @@ from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
-from scipy import stats
 
-from lmmhelpers._validation import check_int, check_probability, check_real, check_seed
+from lmmhelpers._validation import check_int, check_real, check_seed
 from lmmhelpers.book.repository import repository_root
 from lmmhelpers.book.scenarios import two_input_analyses
 from lmmhelpers.book.studies import StoredStudy
@@ -45,7 +44,6 @@ __all__ = [
     "mislabel_variances",
     "null_pvalues_studies",
     "store_rounded",
-    "z_test_level",
 ]
 
 #: The analyses of the chapter's stored studies, statsmodels' z test, Satterthwaite's and
@@ -322,33 +320,3 @@ def mislabel_variances(n_groups, n_per_group, *, group_var=1.0, resid_var=1.0):
     true_var = 2 / m * (sb2 + s2 / n)
     model_var = 2 / labels * ((labels - k) / (labels - 1) * sb2 + s2 / m)
     return true_var, model_var
-
-
-def z_test_level(n_groups, alpha=0.05):
-    """Exact level of the z test of the input effect in the balanced two-input design.
-
-    With correct labels and an interior fit the z statistic is Student's two-sample t on
-    the ``2 m`` group means, so the test rejects with probability
-    ``P(|T_{2m-2}| > z_{1-alpha/2})``.
-
-    Parameters
-    ----------
-    n_groups : int or array of int
-        Groups per input (``m >= 2``).
-    alpha : float, default 0.05
-
-    Returns
-    -------
-    float or numpy.ndarray
-
-    Examples
-    --------
-    >>> round(z_test_level(10), 4), round(z_test_level(10, alpha=0.01), 4)
-    (0.0657, 0.019)
-    """
-    alpha = check_probability("alpha", alpha)
-    m = np.asarray(n_groups)
-    if m.dtype.kind not in "iu" or np.any(m < 2):
-        raise ValueError(f"n_groups must be integers >= 2, got {n_groups!r}")
-    level = 2 * stats.t.sf(stats.norm.ppf(1 - alpha / 2), 2 * m - 2)
-    return float(level) if level.ndim == 0 else level

@@ -310,11 +310,18 @@ def group_count_cells():
     """Every cell of the group-count sweeps as a dict of plain values, cheap first.
 
     ``stages``: the question's design (10 groups of 20 per input) with its labels and with
-    correct labels, 1,000 replicates each. ``split``: 20 groups of 10 under the null, both
-    splits with an input effect of 0.8, and 20 × 10 with the question's labels. ``within``:
-    :func:`lmmhelpers.two_input_within_design` with 3, 5, 10, 20 groups per input, 300
-    replicates. ``grid``: 3, 5, 10, 40 groups per input × ICC 0.1, 0.5, 0.9 with 5 samples per
-    group, and ICC 0.5 with 20 samples per group (400 replicates, 200 with 40 groups).
+    correct labels, 1,000 replicates each (read by the null-p-value chapter). ``split``: 10
+    groups of 20 and 20 groups of 10 per input, under the null and with an input effect of 0.8,
+    and 20 × 10 with the question's labels. ``within``:
+    :func:`lmmhelpers.two_input_within_design` with 3, 5, 10, 20 groups per input, without slope
+    variance (random-intercept model) and with slope variance 0.5 (the same data fitted with
+    random intercepts only, and with random slopes of condition). ``grid``: 3, 5, 10, 20 groups
+    per input × ICC 0.1, 0.5, 0.9 with 5 samples per group, and ICC 0.5 with 20 samples per
+    group at 3 and 10 groups; GEE with the Mancl-DeRouen covariance at ICC 0.5 (5 per group) and
+    in the cells with 3 groups but the boundary cell. Every cell of ``split``, ``within`` and
+    ``grid`` has 2,000 replicates (the half-width of a 95 % Wilson interval at 5 % is then below
+    0.01), the boundary cell (3 groups of 5 per input, ICC 0.1) 6,000, so that its subset of
+    boundary fits is itself large.
 
     Returns
     -------
@@ -325,7 +332,9 @@ def group_count_cells():
     --------
     >>> cells = group_count_cells()
     >>> len(cells), cells[0]["sweep"], cells[0]["labels"]
-    (26, 'stages', 'seed')
+    (33, 'stages', 'seed')
+    >>> min(c["n_sim"] for c in cells if c["sweep"] != "stages")
+    2000
     """
     rows = []
 
@@ -338,25 +347,32 @@ def group_count_cells():
         add(sweep="stages", design="two_input", n_groups=10, n_per_group=20, group_var=1.0,
             resid_var=1.0, labels=labels, n_sim=n_sim, seed=3000 + k,
             methods=";".join(_STAGES))
-    # the null 10 x 20 split is the "correct" stages cell
-    for k, (m, n, effect, labels, n_sim) in enumerate([
-            (20, 10, 0.0, "correct", 1000), (10, 20, 0.8, "correct", 500),
-            (20, 10, 0.8, "correct", 500), (20, 10, 0.0, "seed", 500)]):
+    for k, (m, n, effect, labels) in enumerate([
+            (10, 20, 0.0, "correct"), (20, 10, 0.0, "correct"), (10, 20, 0.8, "correct"),
+            (20, 10, 0.8, "correct"), (20, 10, 0.0, "seed")]):
         add(sweep="split", design="two_input", n_groups=m, n_per_group=n, group_var=1.0,
-            resid_var=1.0, effect=effect, labels=labels, n_sim=n_sim, seed=3100 + k,
+            resid_var=1.0, effect=effect, labels=labels, n_sim=2000, seed=3300 + k,
             methods=";".join(_STAGES))
     for k, m in enumerate((3, 5, 10, 20)):
-        add(sweep="within", design="two_input_within", n_groups=m, n_per_group=5,
-            group_var=1.0, resid_var=1.0, n_sim=300, seed=3200 + k,
-            methods=";".join(DDF_METHODS))
+        # the two fits of the slope data read the same data sets (same seed)
+        for slope_var, model in ((0.0, "intercepts"), (0.5, "intercepts"), (0.5, "slopes")):
+            add(sweep="within", design="two_input_within", n_groups=m, n_per_group=5,
+                group_var=1.0, resid_var=1.0, slope_var=slope_var, model=model, n_sim=2000,
+                seed=3400 + 2 * k + (slope_var > 0), methods=";".join(DDF_METHODS))
+    # GEE's statistic is the group-means t times a constant (lmmhelpers.book.gee_level), so
+    # it is stored where the chapter reads it: every m at ICC 0.5 and n = 5, and m = 3
+    gee = {(m, 5, 0.5) for m in (3, 5, 10, 20)} | {(3, 5, 0.9), (3, 20, 0.5)}
     k = 0
-    for m in (3, 5, 10, 40):
-        for n, iccs in ((5, (0.1, 0.5, 0.9)), (20, (0.5,))):
-            for icc in iccs:
-                add(sweep="grid", design="two_input", n_groups=m, n_per_group=n,
-                    group_var=icc, resid_var=round(1.0 - icc, 10), icc=icc,
-                    n_sim=400 if m <= 10 else 200, seed=4000 + k, methods=";".join(_GRID))
-                k += 1
+    for m in (3, 5, 10, 20):
+        for n, icc in ((5, 0.1), (5, 0.5), (5, 0.9), (20, 0.5)):
+            if n == 20 and m not in (3, 10):
+                continue
+            methods = _GRID if (m, n, icc) in gee else _STAGES
+            add(sweep="grid", design="two_input", n_groups=m, n_per_group=n,
+                group_var=icc, resid_var=round(1.0 - icc, 10), icc=icc,
+                n_sim=6000 if (m, n, icc) == (3, 5, 0.1) else 2000, seed=4100 + k,
+                methods=";".join(methods))
+            k += 1
     return rows
 
 
@@ -377,11 +393,13 @@ def group_count_study(entry):
         design = functools.partial(
             two_input_within_design, n_groups=int(entry["n_groups"]),
             n_per_cell=int(entry["n_per_group"]), group_var=float(entry["group_var"]),
-            resid_var=float(entry["resid_var"]), slope_var=0.0, between_effect=0.0,
-            within_effect=0.0, missing=0.0,
+            resid_var=float(entry["resid_var"]), slope_var=float(entry["slope_var"]),
+            between_effect=0.0, within_effect=0.0, missing=0.0,
         )
         # one analysis per term; both read the same fit of the replicate
-        analyses = [MixedLMTest("output ~ input + condition", "group", term, methods=methods)
+        re_formula = {"intercepts": None, "slopes": "~condition"}[entry["model"]]
+        analyses = [MixedLMTest("output ~ input + condition", "group", term, methods=methods,
+                                re_formula=re_formula)
                     for term in WITHIN_TERMS]
     else:
         raise ValueError(f"unknown design {entry['design']!r}")

@@ -1,0 +1,119 @@
+"""Tests of lmmhelpers.book.group_count: the exact levels, the boundary split and the cells."""
+
+from functools import partial
+
+import numpy as np
+import pandas as pd
+import pytest
+from scipy import stats
+
+import lmmhelpers as lh
+from lmmhelpers import book
+
+
+def _gee_and_t(n_groups, n_per_group, cov_type, n_sim=6, seed=11, **design):
+    analyses = [lh.GEETest("output ~ input", "group", book.INPUT_TERM, cov_type=cov_type),
+                lh.GroupMeansTTest("output", "group", "input", book.INPUT_TERM)]
+    table = lh.run_study(partial(lh.two_input_design, n_groups=n_groups,
+                                 n_per_group=n_per_group, **design),
+                         analyses, n_sim, seed, progress=False)
+    wide = table.pivot_table(index="replicate", columns="method", values="statistic")
+    return wide.iloc[:, 0] / wide["group-means-t"]
+
+
+@pytest.mark.parametrize(("cov_type", "power"), [("bias_reduced", 1), ("robust", -1)])
+@pytest.mark.parametrize(("m", "n", "icc"), [(3, 5, 0.1), (4, 20, 0.7)])
+def test_gee_statistic_is_the_group_means_t_times_the_derived_factor(cov_type, power, m, n,
+                                                                     icc):
+    # the derivation behind gee_level: z = t * sqrt((m-1)/m) (bias-reduced) or
+    # t * sqrt(m/(m-1)) (plain sandwich), in every replicate of a balanced design
+    ratio = _gee_and_t(m, n, cov_type, group_var=icc, resid_var=1 - icc)
+    np.testing.assert_allclose(ratio.abs(), np.sqrt((m - 1) / m) ** power, rtol=1e-6)
+
+
+def test_unbalanced_groups_break_the_identity():
+    ratio = _gee_and_t(3, [2, 5, 8], "bias_reduced", n_sim=8)
+    assert ratio.abs().max() - ratio.abs().min() > 1e-3
+
+
+def test_exact_levels_against_direct_integration_and_limits():
+    m = 3
+    q = stats.norm.isf(0.025)
+    draws = stats.t.rvs(2 * m - 2, size=400_000, random_state=np.random.default_rng(1))
+    mc = float(np.mean(np.abs(draws * np.sqrt((m - 1) / m)) > q))
+    assert abs(mc - float(book.gee_level(m))) < 0.002
+    assert float(book.z_level(2000)) == pytest.approx(0.05, abs=1e-3)
+    assert float(book.gee_level(2000)) == pytest.approx(0.05, abs=1e-3)
+    levels = book.gee_level([3, 5, 10, 20])
+    assert np.all(np.diff(levels) < 0) and np.all(levels > 0.05)
+    assert float(book.gee_level(3, reference="t")) < 0.05 < float(book.z_level(3))
+    assert float(book.gee_level(3, cov_type="robust")) > float(book.z_level(3))
+
+
+@pytest.mark.parametrize("bad", [{"reference": "chi2"}, {"cov_type": "jackknife"}])
+def test_gee_level_names_the_bad_argument(bad):
+    with pytest.raises(ValueError, match=next(iter(bad))):
+        book.gee_level(3, **bad)
+
+
+def test_levels_reject_fewer_than_two_groups():
+    with pytest.raises(ValueError, match="n_groups"):
+        book.z_level(1)
+    with pytest.raises(ValueError, match="n_groups"):
+        book.gee_level(2.5)
+
+
+def test_by_fit_labels_every_method_by_the_mixed_models_boundary_flag():
+    rows = pd.DataFrame({
+        "replicate": [0, 0, 1, 1, 2, 2],
+        "method": ["satterthwaite", "group-means-t"] * 3,
+        "term": "x", "p_value": [0.01, 0.02, 0.5, 0.03, 0.2, 0.9],
+        "boundary": [True, None, False, None, False, None], "converged": True,
+        "status": "ok", "df": 4.0})
+    out = book.by_fit(rows).set_index(["fit", "method"])
+    assert out.loc[("boundary", "group-means-t"), "n_used"] == 1
+    assert out.loc[("interior", "group-means-t"), "rate"] == 0.5
+    assert out["n_used"].sum() == len(rows)
+
+
+def test_gee_ratio_recovers_the_factor_from_rounded_pvalues():
+    t = np.array([2.5, -1.2, 0.3, 4.0])
+    m = 5
+    z = t * np.sqrt((m - 1) / m)
+    rows = pd.DataFrame({
+        "replicate": np.repeat(np.arange(4), 2),
+        "method": ["gee-bias-reduced", "group-means-t"] * 4,
+        "p_value": np.ravel(np.column_stack([2 * stats.norm.sf(np.abs(z)),
+                                             2 * stats.t.sf(np.abs(t), 2 * m - 2)])),
+    })
+    rows["p_value"] = rows["p_value"].map(lambda p: float(f"{p:.4g}"))
+    ratio = book.gee_ratio(rows, m)
+    assert list(ratio.index) == [0, 1, 3]  # the replicate with p > 0.5 is left out
+    np.testing.assert_allclose(ratio, np.sqrt((m - 1) / m), rtol=1e-3)
+
+
+def test_cells_follow_the_interval_rule_and_pair_the_slope_fits():
+    cells = pd.DataFrame(book.group_count_cells())
+    compared = cells[cells["sweep"] != "stages"]
+    assert compared["n_sim"].min() >= 2000  # half-width at 5 % at most 0.01
+    assert cells["cell"].tolist() == list(range(len(cells)))
+    slopes = cells[cells["sweep"] == "within"]
+    for _, sub in slopes.groupby("n_groups"):
+        with_var = sub[sub["slope_var"] > 0]
+        assert set(with_var["model"]) == {"intercepts", "slopes"}
+        assert with_var["seed"].nunique() == 1  # the two fits read the same data sets
+        assert sub["seed"].nunique() == 2
+    slope_study = book.group_count_study(
+        slopes[(slopes["model"] == "slopes")].iloc[0].to_dict())
+    assert all(a.re_formula == "~condition" for a in slope_study.analyses)
+    assert slope_study.design.keywords["slope_var"] == 0.5
+
+
+def test_stored_gee_rows_obey_the_derived_identity():
+    index, pvalues = book.load_group_count()
+    grid = index[index["sweep"] == "grid"]
+    cell = grid[(grid["n_groups"] == 3) & grid["methods"].str.contains("gee")].iloc[0]
+    rows = pvalues[pvalues["cell"] == cell["cell"]]
+    ratio = book.gee_ratio(rows, int(cell["n_groups"]))
+    assert len(ratio) > 900  # replicates with a group-means p-value below 0.5
+    np.testing.assert_allclose(ratio, np.sqrt(2 / 3), rtol=2e-3)
