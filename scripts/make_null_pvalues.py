@@ -10,9 +10,8 @@ stores it, under ``data/sweeps/null_pvalues/``:
 ``study-<key>.csv.gz`` and ``.json``
     :func:`lmmhelpers.book.null_pvalues_studies`: the question's design with its labels and
     with correct labels, 4,000 replicates each, analysed by z, Satterthwaite, Kenward-Roger
-    and the t test on group means (:func:`lmmhelpers.book.store_rounded`: as
-    ``StoredStudy.regenerate``, with the numbers rounded to 6 significant digits; the chapter
-    loads them with ``StoredStudy.load``).
+    and the t test on group means (``StoredStudy.regenerate(digits=6)``: the numbers rounded
+    to 6 significant digits; the chapter loads them with ``StoredStudy.load``).
 ``question_code.csv`` and ``.json``
     :data:`lmmhelpers.book.QUESTION_CODE_RUN`: the question's own loop (statsmodels'
     default fit) for 2,000 iterations from one seed, its p-values and warnings. It runs
@@ -25,13 +24,13 @@ import argparse
 import sys
 import time
 
-from lmmhelpers.book import QUESTION_CODE_RUN, null_pvalues_studies, store_rounded
+from lmmhelpers.book import QUESTION_CODE_RUN, null_pvalues_studies
 
 
 def run_studies(n_jobs, force):
     for name, study in null_pvalues_studies().items():
         t0 = time.perf_counter()
-        table, path = store_rounded(study, n_jobs=n_jobs, force=force)
+        table, path = study.regenerate(n_jobs=n_jobs, progress=False, force=force, digits=6)
         print(f"{name}: {study.n_sim} replicates in {time.perf_counter() - t0:.0f} s -> "
               f"{path}", file=sys.stderr, flush=True)
         assert len(study.load()) == len(table)

@@ -73,7 +73,6 @@ from lmmhelpers.book.null_pvalues import (
     QuestionCodeRun,
     mislabel_variances,
     null_pvalues_studies,
-    store_rounded,
 )
 from lmmhelpers.book.pages import (
     ClaimError,
@@ -240,7 +239,6 @@ __all__ = [
     "seed_sweeps",
     "slope_studies",
     "square_crossed",
-    "store_rounded",
     "time_corrections",
     "two_input_analyses",
     "z_level",

@@ -35,7 +35,6 @@ from lmmhelpers.book.repository import repository_root
 from lmmhelpers.book.scenarios import two_input_analyses
 from lmmhelpers.book.studies import StoredStudy
 from lmmhelpers.simulate import two_input_design
-from lmmhelpers.study import load_study, save_study
 
 __all__ = [
     "NULL_PVALUES_METHODS",
@@ -43,7 +42,6 @@ __all__ = [
     "QuestionCodeRun",
     "mislabel_variances",
     "null_pvalues_studies",
-    "store_rounded",
 ]
 
 #: The analyses of the chapter's stored studies, statsmodels' z test, Satterthwaite's and
@@ -86,55 +84,6 @@ def null_pvalues_studies():
                                 4000, 5100 + k, _DIRECTORY,
                                 {"labels": labels, "script": _SCRIPT})
     return out
-
-
-def store_rounded(study, *, digits=6, n_jobs=1, force=False):
-    """Compute a :class:`~lmmhelpers.book.StoredStudy` (or load it) and store it rounded.
-
-    As ``study.regenerate`` but with the numeric columns (estimate, standard error,
-    statistic, df, p-value) rounded to ``digits`` significant digits before they are saved
-    under the study's description, which keeps a 16,000-row table near 180 kB instead of
-    480 kB. The chapter's checks compare at a relative 1e-4, far above the rounding.
-
-    Parameters
-    ----------
-    study : StoredStudy
-    digits : int, default 6
-        Significant digits kept.
-    n_jobs : int, default 1
-        Worker processes for the run (the table does not depend on it).
-    force : bool, default False
-        Recompute even when a table is stored (otherwise the stored one is rounded again,
-        which changes nothing once it is rounded).
-
-    Returns
-    -------
-    table : pandas.DataFrame
-        The rounded table, as stored.
-    path : pathlib.Path
-
-    Examples
-    --------
-    >>> import dataclasses, tempfile
-    >>> from lmmhelpers.book.repository import repository_root
-    >>> small = dataclasses.replace(null_pvalues_studies()["correct"], n_sim=2)
-    >>> with tempfile.TemporaryDirectory() as tmp:
-    ...     small = dataclasses.replace(small, directory=tmp)  # an absolute path wins
-    ...     table, path = store_rounded(small)
-    ...     again = small.load()
-    >>> bool((again["p_value"] == table["p_value"]).all()), len(again)
-    (True, 8)
-    """
-    digits = check_int("digits", digits, minimum=1)
-    description = study.description()
-    table = None if force else load_study(description, study.path())
-    if table is None:
-        table = study.run(n_jobs=n_jobs)
-    table = table.copy()
-    for column in ("estimate", "std_err", "statistic", "df", "p_value"):
-        table[column] = [float(f"{v:.{digits}g}") if np.isfinite(v) else v
-                         for v in table[column].astype(float)]
-    return table, save_study(table, description, study.path())
 
 
 def _question_data(num_groups, num_samples_per_group):

@@ -24,7 +24,9 @@ from __future__ import annotations
 import functools
 from dataclasses import dataclass, field
 
-from lmmhelpers._validation import DDF_METHODS
+import numpy as np
+
+from lmmhelpers._validation import DDF_METHODS, check_int
 from lmmhelpers.book.repository import repository_root
 from lmmhelpers.book.scenarios import (
     CROSSED_VC,
@@ -131,20 +133,57 @@ class StoredStudy:
             )
         return table
 
-    def regenerate(self, *, n_jobs=1, progress=True, force=False):
+    def regenerate(self, *, n_jobs=1, progress=True, force=False, digits=None):
         """Compute the study (or load it, when stored and not ``force``) and store it.
+
+        Parameters
+        ----------
+        n_jobs : int, default 1
+            Worker processes (the table does not depend on it).
+        progress : bool, default True
+        force : bool, default False
+            Recompute even when a table is stored under this description.
+        digits : int, optional
+            Round the numeric result columns (estimate, standard error, statistic, df,
+            p-value) to this many significant digits before storing, which keeps a large
+            table small (a stored table rounded again does not change).
 
         Returns
         -------
         table : pandas.DataFrame
+            As stored.
         path : pathlib.Path
             The stored table's file, as :func:`lmmhelpers.save_study` names it.
+
+        Examples
+        --------
+        >>> import dataclasses, tempfile
+        >>> small = dataclasses.replace(dof_studies()["nested"], n_sim=2)
+        >>> with tempfile.TemporaryDirectory() as tmp:  # an absolute directory wins
+        ...     small = dataclasses.replace(small, directory=tmp)
+        ...     table, path = small.regenerate(progress=False, digits=3)
+        ...     again = small.load()
+        >>> bool((again["p_value"] == table["p_value"]).all()), len(again)
+        (True, 8)
+        >>> float(table["p_value"].iloc[0]) == float(f"{table['p_value'].iloc[0]:.3g}")
+        True
         """
+        if digits is not None:
+            digits = check_int("digits", digits, minimum=1)
         description = self.description()
         table = None if force else load_study(description, self.path())
         if table is None:
             table = self.run(n_jobs=n_jobs, progress=progress)
+        if digits is not None:
+            table = table.copy()
+            for column in _RESULT_COLUMNS:
+                table[column] = [float(f"{v:.{digits}g}") if np.isfinite(v) else v
+                                 for v in table[column].astype(float)]
         return table, save_study(table, description, self.path())
+
+
+#: The numeric result columns of a study table (those ``regenerate(digits=...)`` rounds).
+_RESULT_COLUMNS = ("estimate", "std_err", "statistic", "df", "p_value")
 
 
 # --------------------------------------------------------------------------------------------
