@@ -131,11 +131,31 @@ def vcov_varpar(cs):
     return A, J
 
 
-def _vcov_varpar(cs):
+def deviance_hessian(cs):
+    """H, the Hessian of the REML deviance in lmerTest's φ = (θ, σ), and J = ∂γ/∂φ.
+
+    By the chain rule from the variance scale γ: H = Jᵀ(2I_O)J + Σ_r (∂dev/∂γ_r) ∂²γ_r/∂φ²,
+    with I_O the observed REML information in γ (Kuznetsova et al. 2017, section 3.1, where
+    lmerTest takes H numerically). Its eigenvalues, scaled to unit diagonal, are what
+    :func:`vcov_varpar` compares with :data:`HESSIAN_TOL`.
+
+    Parameters
+    ----------
+    cs : lmmhelpers.covariance.CovarianceStructure
+
+    Returns
+    -------
+    H : ndarray, shape (R, R)
+    J : ndarray, shape (R, R)
+    """
     J, T = varpar_derivatives(cs.params)
     H = J.T @ (2 * cs.observed_information) @ J
     H += np.tensordot(cs.deviance_gradient, T, axes=1)
-    H = (H + H.T) / 2
+    return (H + H.T) / 2, J
+
+
+def _vcov_varpar(cs):
+    H, J = deviance_hessian(cs)
     diag = np.abs(np.diag(H))
     scale = np.where(diag > 0, 1 / np.sqrt(np.where(diag > 0, diag, 1.0)), 1.0)
     evals, evecs = np.linalg.eigh(scale[:, None] * H * scale[None, :])

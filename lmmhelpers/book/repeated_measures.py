@@ -31,7 +31,11 @@ from scipy import stats
 from lmmhelpers._validation import check_str
 from lmmhelpers.covariance import structure
 from lmmhelpers.fitting import fit_mixedlm
-from lmmhelpers.satterthwaite import satterthwaite_df, varpar_derivatives
+from lmmhelpers.satterthwaite import (
+    deviance_hessian,
+    satterthwaite_df,
+    satterthwaite_df_expected,
+)
 from lmmhelpers.tables import anova_table
 
 __all__ = [
@@ -446,18 +450,14 @@ def satterthwaite_two_ways(result, L):
     l = np.asarray(L, dtype=float).reshape(-1)
     if l.shape != (cs.p,):
         raise ValueError(f"L must have one entry per fixed effect ({cs.p}), got {l.shape}.")
-    J, T = varpar_derivatives(cs.params)
-    H = J.T @ (2 * cs.observed_information) @ J + np.tensordot(cs.deviance_gradient, T, axes=1)
-    H = (H + H.T) / 2
+    H, J = deviance_hessian(cs)
     d = np.sqrt(np.abs(np.diag(H)))
     d = np.where(d > 0, d, 1.0)
     lc = cs.conditioned(l)
     g_gamma = np.einsum("a,rab,b->r", lc, cs.dPhi_c(), lc)
-    v = float(lc @ cs.Phi_c @ lc)
-    W = np.linalg.inv(cs.expected_information)
     return {
         "nu_lmertest": float(satterthwaite_df(cs, l)),
-        "nu_variance_expected": float(2 * v**2 / (g_gamma @ W @ g_gamma)),
+        "nu_variance_expected": float(satterthwaite_df_expected(cs, l)),
         "hessian_eigenvalues": np.linalg.eigvalsh(H / np.outer(d, d)),
         "gradient_theta": g_gamma @ J,
         "gradient_variance": g_gamma,
