@@ -87,6 +87,7 @@ def test_requirements_pin_everything_exactly():
         "pytest",
         "hypothesis",
         "ruff",
+        "threadpoolctl",
     ):
         assert needed in names, f"{needed} missing from requirements.txt"
     # Widget output makes a page load scripts from a CDN.

@@ -23,6 +23,8 @@ package) use the same definitions. The library never imports it.
   computed two ways;
 - ``lmmhelpers.book.random_slopes``: the random-slopes chapter's studies (intercept-only and
   random-slope models on the same data sets, the slope variance's LRT);
+- ``lmmhelpers.book.kernels``: statsmodels' own optimizers run under several OpenBLAS
+  kernels, stored with the machine they ran on (``data/kernels/``);
 - ``lmmhelpers.book.runner``: one seeded runner for replicate loops;
 - ``lmmhelpers.book.pages``: glue and timing helpers of the chapters.
 """
@@ -67,6 +69,7 @@ from lmmhelpers.book.group_count import (
     load_group_count,
     z_level,
 )
+from lmmhelpers.book.kernels import KERNEL_PROBES, kernel_runs
 from lmmhelpers.book.null_pvalues import (
     NULL_PVALUES_METHODS,
     QUESTION_CODE_RUN,
@@ -217,6 +220,8 @@ __all__ = [
     "group_means_power",
     "item_f_test",
     "item_means_studies",
+    "KERNEL_PROBES",
+    "kernel_runs",
     "load_dietox",
     "load_group_count",
     "mislabel_variances",
