@@ -50,18 +50,25 @@ print("BLAS-KERNELS", _json.dumps(sorted({i.get("architecture") or "?"
 """
 
 
-def cpu_runs(kernel: str) -> bool:
-    """Whether this CPU can run OpenBLAS kernel ``kernel`` (Haswell needs AVX2; x86-64 only)."""
-    if platform.machine().lower() not in {"x86_64", "amd64"}:
+#: The CPU flags (as /proc/cpuinfo spells them) each kernel needs; "pni" is SSE3.
+KERNEL_NEEDS = {"Haswell": ("avx2", "fma"), "Prescott": ("pni",)}
+
+
+def cpu_runs(kernel: str, *, cpuinfo: str | None = None, machine: str | None = None) -> bool:
+    """Whether this CPU (or the given ``cpuinfo`` text and ``machine``) can run ``kernel``."""
+    if kernel not in KERNEL_NEEDS:
+        raise ValueError(f"kernel must be one of {sorted(KERNEL_NEEDS)}, got {kernel!r}")
+    machine = platform.machine() if machine is None else machine
+    if machine.lower() not in {"x86_64", "amd64"}:
         return False
-    try:
-        flags = Path("/proc/cpuinfo").read_text()
-    except OSError:
-        return False
-    needs = {"haswell": ("avx2", "fma"), "prescott": ("sse3",)}.get(kernel.lower(), ())
-    lines = re.findall(r"^flags\s*:(.*)$", flags, re.M)
-    words = set(lines[0].split()) if lines else set()
-    return all(flag in words or (flag == "sse3" and "pni" in words) for flag in needs)
+    if cpuinfo is None:
+        try:
+            cpuinfo = Path("/proc/cpuinfo").read_text()
+        except OSError:
+            return False
+    lines = re.findall(r"^flags\s*:(.*)$", cpuinfo, re.M)
+    flags = set(lines[0].split()) if lines else set()
+    return all(flag in flags for flag in KERNEL_NEEDS[kernel])
 
 
 def glue_formats(text: str) -> dict[str, set[str]]:
@@ -78,7 +85,7 @@ def shown_as(plain_text: str, fmt: str) -> str:
     """How myst-nb renders ``{glue:text}`name:fmt``` for a value whose text/plain is given."""
     from myst_nb.core.variables import format_plain_text
 
-    return format_plain_text(plain_text, fmt) if fmt else plain_text
+    return format_plain_text(plain_text, fmt)
 
 
 def glue_from_notebook(notebook) -> dict[str, str]:
