@@ -18,11 +18,15 @@ from __future__ import annotations
 
 import json
 import os
+import time
 from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
 
 import pytest
 from blas_kernels import KERNELS, compare, cpu_runs, glue_formats, glue_from_build, run_under
 from test_book import is_notebook, source_of
+
+ARTIFACTS = Path(__file__).resolve().parent / "artifacts"
 
 #: What OpenBLAS reports for a kernel asked by name (its DYNAMIC_ARCH build runs Prescott's
 #: code under the name of the older Katmai kernel it shares).
@@ -88,12 +92,15 @@ def kernel_runs(toc_docs, tmp_path_factory):
             return {"failed": f"exit {proc.returncode}\n{proc.stderr[-3000:]}"}
         return json.loads(out.read_text())
 
+    start = time.perf_counter()
     with ThreadPoolExecutor(max_workers=max(1, min(2, os.cpu_count() or 1))) as pool:
         results = dict(zip(jobs, pool.map(run, jobs), strict=True))
-    summary = out_dir / "summary.txt"
-    summary.write_text("\n".join(
-        f"{k} {doc}: {r.get('kernels')} {r.get('seconds', 0):.1f} s" for (k, doc), r in
-        results.items()))
+    lines = [f"{k} {doc}: ran {r.get('kernels')} in {r.get('seconds', 0):.1f} s"
+             for (k, doc), r in results.items()]
+    lines.append(f"[tests] {len(jobs)} executions, two at a time: "
+                 f"{time.perf_counter() - start:.1f} s wall clock")
+    ARTIFACTS.mkdir(parents=True, exist_ok=True)
+    (ARTIFACTS / "blas-kernels.log").write_text("\n".join(lines) + "\n")
     return results
 
 
