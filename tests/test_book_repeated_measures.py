@@ -18,6 +18,7 @@ from lmmhelpers.book import (
     satterthwaite_two_ways,
     seed003_table,
     split_plot_anova,
+    split_plot_levels,
     vc_reml_criterion,
 )
 
@@ -181,3 +182,40 @@ def test_satterthwaite_two_ways_on_the_few_groups_boundary_fixture():
         assert two["nu_lmertest"] == pytest.approx(row["df_satterthwaite"], rel=1e-6)
         assert two["nu_variance_expected"] == pytest.approx(row["df_kr"], rel=1e-6)
         assert two["hessian_eigenvalues"].min() > 0.1
+
+
+def test_split_plot_levels_rests_on_the_pooling_identities():
+    """At a singular fit the LMM's F is MS_term / pooled MS (KR m df, lmerTest 2m df)."""
+    seen = set()
+    for seed in range(12):
+        data = repeated_measures_design(4, subject_var=0.0, resid_var=1.0, seed=seed)
+        fit = _lmm(data)
+        classical = split_plot_anova(data)
+        ms_bp = classical.loc["C(Condition_2)", "Error MS"]
+        ms_w = classical.loc["C(Condition_1)", "Error MS"]
+        assert bool(fit.boundary) == bool(ms_bp < ms_w)
+        seen.add(bool(fit.boundary))
+        pooled = (ms_bp + ms_w) / 2 if fit.boundary else classical["Error MS"]
+        F_expected = classical["F Value"] * classical["Error MS"] / pooled
+        for ddf, df_bnd in (("kenward-roger", 6), ("satterthwaite", 12)):
+            lmm = anova_table(fit, ddf=ddf).loc[classical.index]
+            np.testing.assert_allclose(lmm["F Value"], F_expected, rtol=1e-5)
+            np.testing.assert_allclose(lmm["Den DF"], df_bnd if fit.boundary else 6,
+                                       rtol=1e-5)
+    assert seen == {True, False}
+
+
+def test_split_plot_levels_against_mean_square_draws():
+    rng = np.random.default_rng(20)
+    n, m = 400_000, 6
+    u, w, z = rng.chisquare(m, n), rng.chisquare(m, n), rng.chisquare(1, n)
+    bnd = u < w
+    c6, c12 = stats.f.isf(0.05, 1, 6), stats.f.isf(0.05, 1, 12)
+    within_s = np.where(bnd, z / ((u + w) / 12) > c12, z / (w / 6) > c6).mean()
+    levels = split_plot_levels(4)
+    assert abs(levels.loc["within", "LMM, lmerTest Satterthwaite"] - within_s) < 4e-3
+    assert levels.loc["between", "LMM, Kenward-Roger"] < 0.05 < levels.loc[
+        "within", "LMM, Kenward-Roger"]
+    assert levels.attrs["p_boundary"] == pytest.approx(0.5)
+    with pytest.raises(ValueError):
+        split_plot_levels(1)

@@ -111,6 +111,7 @@ from lmmhelpers.book.repeated_measures import (
     greenhouse_geisser_epsilon,
     satterthwaite_two_ways,
     split_plot_anova,
+    split_plot_levels,
     vc_reml_criterion,
 )
 from lmmhelpers.book.repository import (
@@ -159,6 +160,7 @@ __all__ = [
     "greenhouse_geisser_epsilon",
     "satterthwaite_two_ways",
     "split_plot_anova",
+    "split_plot_levels",
     "vc_reml_criterion",
     "AggregateTests",
     "ModelTests",

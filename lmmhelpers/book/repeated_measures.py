@@ -15,7 +15,9 @@ beyond the library:
 - :func:`anova_against_lmm`: the classical ANOVA (on the complete participants) beside the
   mixed model's type III tests (on every row);
 - :func:`satterthwaite_two_ways`: Satterthwaite's ν computed as lmerTest does, in (θ, σ) with
-  the observed Hessian, and on the variance scale with the expected information.
+  the observed Hessian, and on the variance scale with the expected information;
+- :func:`split_plot_levels`: the exact levels (and powers) of the split-plot ANOVA and of the
+  mixed model, which pools the two strata at a singular fit.
 """
 
 from __future__ import annotations
@@ -47,6 +49,7 @@ __all__ = [
     "greenhouse_geisser_epsilon",
     "satterthwaite_two_ways",
     "split_plot_anova",
+    "split_plot_levels",
     "vc_reml_criterion",
 ]
 
@@ -462,3 +465,86 @@ def satterthwaite_two_ways(result, L):
         "gradient_theta": g_gamma @ J,
         "gradient_variance": g_gamma,
     }
+
+
+def split_plot_levels(n_per_between=4, *, ratio=0.0, alpha=0.05, noncentrality=0.0):
+    r"""Exact rejection rates of the split-plot ANOVA and of the mixed model that pools strata.
+
+    The seed's layout: two levels of a between factor with ``n_per_between`` participants
+    each, two within levels, one value per cell, a random intercept per participant.
+    With :math:`m = 2(n - 1)` df in each stratum, the scaled sums of squares
+    :math:`U = SS_{bp}/\sigma^2 \sim (1 + 2\rho)\chi^2_m` (participants within groups)
+    and :math:`W = SS_w/\sigma^2 \sim \chi^2_m` (within residual), and a term's
+    :math:`Z = SS_{term}/\sigma^2` are independent, :math:`\rho = \sigma_a^2/\sigma^2`.
+    The split-plot ANOVA tests each term against its own stratum on :math:`m` df, an
+    exact :math:`F(1, m)` test. REML's participant variance is zero exactly when
+    :math:`MS_{bp} \le MS_w`; the mixed model's F is then the term's mean square over the
+    pooled :math:`(SS_{bp} + SS_w)/(2m)`, with Kenward-Roger :math:`m` df and lmerTest's
+    Satterthwaite :math:`2m = n - p` df; at an interior fit it is the ANOVA's F on
+    :math:`m` df. (These identities are checked on live fits in the chapter and in
+    ``tests/test_book_repeated_measures.py``.) Writing :math:`U/(1+2\rho) + W = T` and
+    :math:`x = U/((1+2\rho)T) \sim \mathrm{Beta}(m/2, m/2)`, independent of :math:`T` and
+    :math:`Z`, every rate is a one-dimensional integral over :math:`x` of an
+    :math:`F(1, 2m)` tail, computed with ``scipy.integrate.quad`` (not simulated).
+
+    Parameters
+    ----------
+    n_per_between : int, default 4
+        Participants per level of the between factor (the seed has 4).
+    ratio : float, default 0.0
+        :math:`\rho = \sigma_a^2/\sigma^2`, the participant variance over the residual
+        variance.
+    alpha : float, default 0.05
+        Nominal level.
+    noncentrality : float, default 0.0
+        The noncentrality :math:`\lambda` of the ANOVA's F statistic for the term (0: the
+        null hypothesis, the rates are levels; above 0 they are powers).
+
+    Returns
+    -------
+    pandas.DataFrame
+        Rows ``within`` (``Condition_1`` and the interaction) and ``between``
+        (``Condition_2``); columns ``split-plot ANOVA``, ``LMM, Kenward-Roger``,
+        ``LMM, lmerTest Satterthwaite``. ``attrs["p_boundary"]`` is the probability of a
+        singular fit, :math:`P(F_{m,m} < 1/(1+2\rho))`.
+
+    Examples
+    --------
+    >>> levels = split_plot_levels(4)
+    >>> levels.round(3).loc["within"].tolist()
+    [0.05, 0.057, 0.066]
+    >>> levels.attrs["p_boundary"]
+    0.5
+    """
+    from scipy import integrate
+
+    n = int(n_per_between)
+    if n < 2:
+        raise ValueError(f"n_per_between must be at least 2, got {n_per_between!r}.")
+    if not (ratio >= 0 and 0 < alpha < 1 and noncentrality >= 0):
+        raise ValueError("ratio and noncentrality must be >= 0 and alpha in (0, 1).")
+    m, t, s, lam = 2 * (n - 1), 4 * (n - 1), 1.0 + 2.0 * ratio, float(noncentrality)
+    c_m, c_t = stats.f.isf(alpha, 1, m), stats.f.isf(alpha, 1, t)
+    share = stats.beta(m / 2, m / 2)
+    cut = 1.0 / (1.0 + s)  # a singular fit: s x < 1 - x
+
+    def tail(c):  # P(Z / (T / t) > c), an F(1, t) variable with noncentrality lam
+        return stats.ncf.sf(c, 1, t, lam) if lam > 0 else stats.f.sf(c, 1, t)
+
+    def integral(g, lo, hi):
+        return integrate.quad(lambda x: share.pdf(x) * g(x), lo, hi, epsabs=1e-12)[0]
+
+    rows = {}
+    for term, own, scale in (("within", lambda x: 1 - x, 1.0),
+                             ("between", lambda x: x, s)):
+        # interior: the term's own stratum, m df; the between term's Z carries s too
+        inside = integral(lambda x, own=own: tail(c_m * own(x) * t / m), cut, 1)
+        row = {"split-plot ANOVA": (stats.ncf.sf(c_m, 1, m, lam) if lam > 0 else alpha)}
+        for name, c in (("LMM, Kenward-Roger", c_m), ("LMM, lmerTest Satterthwaite", c_t)):
+            pooled = integral(lambda x, c=c, scale=scale: tail(c * (1 + (s - 1) * x) / scale),
+                              0, cut)
+            row[name] = inside + pooled
+        rows[term] = row
+    out = pd.DataFrame.from_dict(rows, orient="index").astype(float)
+    out.attrs["p_boundary"] = float(stats.f.cdf(1 / s, m, m))
+    return out
