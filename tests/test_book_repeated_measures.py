@@ -184,11 +184,13 @@ def test_satterthwaite_two_ways_on_the_few_groups_boundary_fixture():
         assert two["hessian_eigenvalues"].min() > 0.1
 
 
-def test_split_plot_levels_rests_on_the_pooling_identities():
+@pytest.mark.parametrize("n_per_between", [4, 6])
+def test_split_plot_levels_rests_on_the_pooling_identities(n_per_between):
     """At a singular fit the LMM's F is MS_term / pooled MS (KR m df, lmerTest 2m df)."""
-    seen = set()
-    for seed in range(12):
-        data = repeated_measures_design(4, subject_var=0.0, resid_var=1.0, seed=seed)
+    seen, m = set(), 2 * (n_per_between - 1)
+    for seed in range(8):
+        data = repeated_measures_design(n_per_between, subject_var=0.0, resid_var=1.0,
+                                        seed=seed)
         fit = _lmm(data)
         classical = split_plot_anova(data)
         ms_bp = classical.loc["C(Condition_2)", "Error MS"]
@@ -197,10 +199,10 @@ def test_split_plot_levels_rests_on_the_pooling_identities():
         seen.add(bool(fit.boundary))
         pooled = (ms_bp + ms_w) / 2 if fit.boundary else classical["Error MS"]
         F_expected = classical["F Value"] * classical["Error MS"] / pooled
-        for ddf, df_bnd in (("kenward-roger", 6), ("satterthwaite", 12)):
+        for ddf, df_bnd in (("kenward-roger", m), ("satterthwaite", 2 * m)):
             lmm = anova_table(fit, ddf=ddf).loc[classical.index]
             np.testing.assert_allclose(lmm["F Value"], F_expected, rtol=1e-5)
-            np.testing.assert_allclose(lmm["Den DF"], df_bnd if fit.boundary else 6,
+            np.testing.assert_allclose(lmm["Den DF"], df_bnd if fit.boundary else m,
                                        rtol=1e-5)
     assert seen == {True, False}
 
