@@ -145,7 +145,8 @@ def set_lazy(result, name, factory):
     unwrap(result).__dict__.setdefault("_lazy", {})[name] = factory
 
 
-def build_results(model, reml, cov_re_rel, vcomp_rel, *, fe_params=None, scale=None, llf=None):
+def build_results(model, reml, cov_re_rel, vcomp_rel, *, fe_params=None, scale=None, llf=None,
+                  basis=None):
     """A MixedLMResults(Wrapper) at the given parameters, as ``MixedLM.fit`` builds it.
 
     Parameters
@@ -160,8 +161,22 @@ def build_results(model, reml, cov_re_rel, vcomp_rel, *, fe_params=None, scale=N
     llf : float, optional
         The log-likelihood when known (the engine's criterion / −2); else statsmodels computes
         it when first asked for.
+    basis : lmmhelpers.parameters.RandomEffectsBasis, optional
+        When given, ``cov_re_rel`` and ``vcomp_rel`` are Ψ̃/σ² and τ̃²/σ² in this conditioned
+        basis (the engine's): they are lifted there, mapped to the user's scale for
+        statsmodels, and kept on the result as they are (``parameters.CONDITIONED_ATTR``),
+        since Ψ = AΨ̃Aᵀ loses digits when A is badly conditioned.
     """
-    cov_re, vcomp = lifted(cov_re_rel, vcomp_rel, model.k_re)
+    conditioned = None
+    if basis is not None:
+        from lmmhelpers.parameters import CONDITIONED_ATTR, VarianceParameters
+
+        cov_c, vcomp_c = lifted(cov_re_rel, vcomp_rel, model.k_re)
+        conditioned = VarianceParameters(cov_re=cov_c, vcomp=vcomp_c, scale=1.0)
+        original = basis.to_original(conditioned)
+        cov_re, vcomp = original.cov_re, original.vcomp
+    else:
+        cov_re, vcomp = lifted(cov_re_rel, vcomp_rel, model.k_re)
     params = params_object(model, cov_re, vcomp, fe_params)
     if scale is None:
         scale = float(model.get_scale(params.fe_params, cov_re, vcomp))
@@ -184,6 +199,10 @@ def build_results(model, reml, cov_re_rel, vcomp_rel, *, fe_params=None, scale=N
     results.k_vc = model.k_vc
     results.use_sqrt = model.use_sqrt
     results.freepat = None
+    if conditioned is not None:
+        setattr(results, CONDITIONED_ATTR, VarianceParameters(
+            cov_re=scale * conditioned.cov_re, vcomp=scale * conditioned.vcomp,
+            scale=float(scale)))
     if llf is not None:  # statsmodels' cache_readonly reads (and creates) ``_cache``
         if getattr(results, "_cache", None) is None:
             results._cache = {}

@@ -38,9 +38,9 @@ from lmmhelpers.engine.multistart import (
 from lmmhelpers.engine.optimize import check_convergence, minimize_theta
 from lmmhelpers.parameters import (
     BOUNDARY_TOL,
+    VarianceParameters,
     is_boundary,
     theta_of,
-    theta_scales,
     unpack_theta,
 )
 
@@ -102,16 +102,47 @@ def _validate(model, reml, engine, methods, grad_tol, maxiter, fit_kwds):
 
 
 def _start_theta(model, crit, start_params):
-    """θ to start from: lme4's (Λ = I, θ_j = 1) in units where every random-effect column has
-    RMS 1 (so the start does not depend on a covariate's units), or the user's start."""
+    """θ̃ to start from: lme4's (Λ̃ = I, θ̃_j = 1) in the criterion's conditioned basis (every
+    random-effect column of RMS 1, so the start does not depend on a covariate's units or
+    origin), or the user's start mapped to that basis."""
     if start_params is None:
-        return np.where(np.isfinite(crit.lower), 1.0, 0.0) / theta_scales(model)
-    packed = _statsmodels_start(model, start_params)
-    params = MixedLMParams.from_packed(
-        packed, model.k_fe, model.k_re, model.use_sqrt, has_fe=False
-    )
-    theta = theta_of(params.cov_re, params.vcomp)
-    return np.maximum(theta, crit.lower)
+        return np.where(np.isfinite(crit.lower), 1.0, 0.0)
+    if isinstance(start_params, MixedLMParams):
+        params = start_params
+    else:
+        packed = _statsmodels_start(model, start_params)
+        params = MixedLMParams.from_packed(
+            packed, model.k_fe, model.k_re, model.use_sqrt, has_fe=False
+        )
+    cov_re = np.atleast_2d(np.asarray(params.cov_re, dtype=float)).reshape(model.k_re,
+                                                                           model.k_re)
+    vcomp = np.asarray(params.vcomp, dtype=float).reshape(-1)
+    if vcomp.shape != (model.k_vc,) or not (np.all(np.isfinite(cov_re))
+                                            and np.all(np.isfinite(vcomp))):
+        raise ValueError(
+            f"start_params must hold finite values for a {model.k_re} × {model.k_re} cov_re "
+            f"and {model.k_vc} vcomp; pass None for the default start"
+        )
+    if model.k_re and np.linalg.eigvalsh((cov_re + cov_re.T) / 2).min() < -1e-12 * max(
+            1.0, float(np.abs(cov_re).max())):
+        raise ValueError(
+            "start_params: the random-effects covariance (cov_re, relative to the residual "
+            "variance) has a negative eigenvalue, so it is not a covariance matrix. Give a "
+            "positive semi-definite cov_re (e.g. np.eye(k_re)) or pass None for the default."
+        )
+    if np.any(vcomp < 0):
+        raise ValueError(
+            "start_params: a variance component (vcomp) is negative. Give variances >= 0 or "
+            "pass None for the default start."
+        )
+    rel = crit.basis.to_conditioned(VarianceParameters(cov_re=cov_re, vcomp=vcomp, scale=1.0))
+    theta = np.maximum(theta_of(rel.cov_re, rel.vcomp), crit.lower)
+    if not np.all(np.isfinite(theta)):
+        raise ValueError(
+            "start_params: the starting variances overflow (they must be relative to the "
+            "residual variance, not astronomically large); pass None for the default start"
+        )
+    return theta
 
 
 def _statsmodels_start(model, start_params):
@@ -135,27 +166,30 @@ def _history(rows):
 
 
 def _engine_fit(work, crit, reml, theta0, grad_tol, maxiter, snap):
-    """Optimise θ with the engine and build the result on ``work`` (a prepared copy)."""
+    """Optimise θ with the engine and build the result on ``work`` (a prepared copy).
+
+    θ is the criterion's θ̃, in the conditioned basis of the random effects (see
+    :func:`lmmhelpers.engine.criterion_for`): every random-effect column has RMS 1 and the
+    ``re_formula`` columns are orthogonal, so the optimizer's steps, its snapping to the
+    bound, the convergence verdict and the boundary rule do not depend on the units or origin
+    of a covariate (for random intercepts θ̃ is lme4's θ).
+    """
     t0 = time.perf_counter()
 
-    # The optimizer works on φ = θ · s, θ in units where every random-effect column has RMS
-    # 1: its steps, its snapping to the bound, the convergence verdict and the boundary rule
-    # then do not depend on the units of a covariate (for intercepts s = 1: lme4's θ).
-    s = theta_scales(work)
+    def f(theta):
+        return crit.deviance(theta, reml)
 
-    def f(phi):
-        return crit.deviance(phi / s, reml)
-
-    phi, value, n_evals = minimize_theta(f, theta0 * s, crit.lower, maxeval=maxiter, snap=snap)
-    check = check_convergence(f, phi, crit.lower, tol=grad_tol, f0=value)
-    # lme4's isSingular on the scaled θ (= is_boundary(result))
+    theta, value, n_evals = minimize_theta(f, theta0, crit.lower, maxeval=maxiter, snap=snap)
+    _check_residual_variance(crit, reml, f, theta, value)
+    check = check_convergence(f, theta, crit.lower, tol=grad_tol, f0=value)
+    # lme4's isSingular on θ̃ (= is_boundary(result))
     bounded = np.isfinite(crit.lower)
-    check["boundary"] = bool(np.any(phi[bounded] < BOUNDARY_TOL))
-    theta = phi / s
+    check["boundary"] = bool(np.any(theta[bounded] < BOUNDARY_TOL))
     dev, beta, sigma2, _ = crit.solve(theta, reml)
     Lam, theta_vc = unpack_theta(theta, crit.k_re)
     result = _statsmodels.build_results(
-        work, reml, Lam @ Lam.T, theta_vc**2, fe_params=beta, scale=sigma2, llf=-dev / 2
+        work, reml, Lam @ Lam.T, theta_vc**2, fe_params=beta, scale=sigma2, llf=-dev / 2,
+        basis=crit.basis,
     )
     seconds = time.perf_counter() - t0
     optimizer = "brent" if len(theta) == 1 else "bobyqa"
@@ -166,6 +200,40 @@ def _engine_fit(work, crit, reml, theta0, grad_tol, maxiter, snap):
                                   "grad_tol": grad_tol, "maxiter": maxiter, "snap": snap,
                                   "evaluations": n_evals})
     return result, row, check
+
+
+#: θ̃ (σ_b/σ in units of RMS-1 columns) above which an optimum is checked for lying at
+#: infinity, i.e. a residual variance of zero.
+THETA_LARGE = 1e4
+#: σ̂ relative to the root mean square of y's residual from the fixed effects below which the
+#: residual variance counts as zero (rounding): σ̂²/s² < RESIDUAL_SHARE_TOL.
+RESIDUAL_SHARE_TOL = 1e-12
+
+
+def _check_residual_variance(crit, reml, f, theta, value):
+    """Raise when a large θ̂ is not a minimum along the ray 10θ̂: the infimum is at σ² = 0.
+
+    When the fixed and random effects fit the response exactly within every group (no
+    residual left but rounding), −2ℓ → −∞ as θ → ∞ and the optimizer stops wherever its
+    bracket ends or the arithmetic breaks down (the criterion is then not finite at 10θ̂);
+    every number built on that point (σ̂², df, p-values) is rounding noise. At a genuine
+    optimum the criterion is finite and higher at 10θ̂.
+    """
+    if not np.any(np.abs(theta) > THETA_LARGE):
+        return
+    try:
+        sigma2 = crit.solve(theta, reml)[2]
+    except np.linalg.LinAlgError:  # the criterion is not finite there: rounding
+        sigma2 = 0.0
+    if not (f(10 * theta) > value and sigma2 > RESIDUAL_SHARE_TOL * crit.s**2):
+        raise ValueError(
+            "the residual variance is zero up to rounding: the fixed and random effects fit "
+            "the response exactly within every group (σ_b/σ > 1e4, σ̂ below 1e-6 of the "
+            "response's spread), so the REML optimum does not exist and df and p-values "
+            "would be rounding noise. Check "
+            "the response (e.g. group means entered as y, or y computed from the model), or "
+            "fit a model without these random effects."
+        )
 
 
 def _finish(result, rows, optimizer, grad_norm, converged, slope=None, boundary=None):

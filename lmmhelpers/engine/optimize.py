@@ -155,6 +155,8 @@ def minimize_theta(f, theta0, lower, *, maxeval=MAXEVAL, snap=True):
     """
     theta0 = np.asarray(theta0, dtype=float)
     lower = np.asarray(lower, dtype=float)
+    if not np.all(np.isfinite(theta0)) or np.any(theta0 < lower):
+        raise ValueError(f"the start θ must be finite and within its bounds, got {theta0}")
     if len(theta0) == 1:
         theta, value, n = _scalar(f, theta0, maxeval)
     else:
