@@ -303,14 +303,20 @@ def check_response(y, X):
     resid = y - Q @ (Q.T @ y)
     resid -= Q @ (Q.T @ resid)  # one refinement step
     if np.linalg.norm(resid) <= EXACT_FIT_TOL * np.linalg.norm(y):
-        what = ("constant" if np.ptp(y) <= EXACT_FIT_TOL * np.max(np.abs(y), initial=0.0)
-                else "an exact linear function of the fixed-effect columns")
-        raise ValueError(
-            f"the response is {what}: its residual from the fixed effects is zero up to "
-            "rounding, so there is no variance to estimate (degrees of freedom and p-values "
-            "would be rounding noise). Check the response column (e.g. the wrong column, or "
-            "one computed from the predictors)."
-        )
+        raise exact_fit_error(y)
+
+
+def exact_fit_error(y):
+    """The ValueError for a response that the fixed effects fit exactly."""
+    y = np.asarray(y, dtype=float)
+    what = ("constant" if np.ptp(y) <= EXACT_FIT_TOL * np.max(np.abs(y), initial=0.0)
+            else "an exact linear function of the fixed-effect columns")
+    return ValueError(
+        f"the response is {what}: its residual from the fixed effects is zero up to "
+        "rounding, so there is no variance to estimate (degrees of freedom and p-values "
+        "would be rounding noise). Check the response column (e.g. the wrong column, or "
+        "one computed from the predictors)."
+    )
 
 
 def _check_no_dates(model):

@@ -148,6 +148,16 @@ def _start_theta(model, crit, start_params):
 def _statsmodels_start(model, start_params):
     from lmmhelpers.engine.multistart import _start_packed
 
+    if start_params is not None and not isinstance(start_params, MixedLMParams):
+        try:
+            start_params = np.asarray(start_params, dtype=float)
+        except (TypeError, ValueError):
+            raise ValueError(
+                "start_params must be an array of numbers (packed variance parameters, "
+                f"optionally preceded by the fixed effects) or a MixedLMParams, got "
+                f"{start_params!r}"
+            ) from None
+
     return np.asarray(_start_packed(model, start_params), dtype=float)
 
 
