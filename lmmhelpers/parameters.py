@@ -280,6 +280,20 @@ def conditioned_parameters(result):
     A fit by the engine carries them as optimised (Ψ = AΨ̃Aᵀ loses digits when A is badly
     conditioned, e.g. a slope on calendar years); for other fits they are computed from the
     reported Ψ and τ².
+
+    Examples
+    --------
+    >>> import numpy as np, pandas as pd, statsmodels.formula.api as smf
+    >>> from lmmhelpers import fit_mixedlm
+    >>> rng = np.random.default_rng(11)
+    >>> g, t = np.repeat(np.arange(15), 8), np.tile(np.arange(8.0), 15)
+    >>> y = rng.normal(size=15)[g] + (0.3 + 0.5 * rng.normal(size=15)[g]) * t
+    >>> df = pd.DataFrame({"g": g, "t": t, "y": y + rng.normal(size=120)})
+    >>> psi = [conditioned_parameters(fit_mixedlm(smf.mixedlm(
+    ...     "y ~ t", df.assign(t=c + s * df.t), groups="g", re_formula="~t"))).cov_re
+    ...     for c, s in ((0, 1), (2000, 1), (1e5, 1e-3))]
+    >>> bool(np.allclose(psi[0], psi[1], rtol=1e-4) and np.allclose(psi[0], psi[2], rtol=1e-4))
+    True
     """
     bare = _statsmodels.unwrap(result)
     stored = getattr(bare, CONDITIONED_ATTR, None)
