@@ -310,7 +310,10 @@ def fit_mixedlm(
         ``("lbfgs", "powell+lbfgs", "nm+lbfgs", "bfgs")``.
     start_params : array_like or MixedLMParams, optional
         Starting values as for ``MixedLM.fit`` (packed variance parameters, optionally preceded
-        by the fixed effects). Default: θ = 1 (Ψ/σ² = I, τ²/σ² = 1), lme4's and statsmodels'.
+        by the fixed effects). Default: θ̃ = 1, lme4's start in the conditioned basis of the
+        random effects (:func:`lmmhelpers.parameters.random_effects_basis`: Ψ̃/σ² = I for
+        orthogonal random-effect columns of RMS 1, τ̃²/σ² = 1), which does not depend on the
+        units or origin of a covariate.
     maxiter : int, optional
         Iteration limit: criterion evaluations of the engine (default 10,000), or of every
         statsmodels optimizer run (default 100).
@@ -362,8 +365,12 @@ def fit_mixedlm(
         If ``model`` is not a MixedLM or an argument has the wrong type.
     ValueError
         If a method is unknown, the model cannot be estimated (a collinear, duplicated or
-        all-zero fixed-effect column, named; groups of size one; more random effects than
-        observations; a variance component with a single level; missing values), or every attempt
+        all-zero fixed-effect or random-effect column, named; variance parameters no data can
+        tell apart; groups of size one; more random effects than observations; a variance
+        component with a single level; missing values; no fixed effects; a date column used as
+        a factor), the response is fitted exactly by the fixed effects or the residual
+        variance is zero (the fixed and random effects fit it exactly), ``start_params`` is
+        not a valid start (wrong length, not finite, a negative variance), or every attempt
         failed.
 
     Notes
@@ -472,8 +479,9 @@ def refit(result, y, *, start="previous"):
     Raises
     ------
     ValueError
-        If ``result`` was not fitted by the engine, or ``y`` has the wrong length or
-        non-finite values.
+        If ``result`` was not fitted by the engine, ``y`` has the wrong length or
+        non-finite values, the fixed effects fit ``y`` exactly, or the residual variance is
+        zero (the fixed and random effects fit ``y`` exactly).
 
     Examples
     --------

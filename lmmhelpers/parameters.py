@@ -159,7 +159,13 @@ def column_scales(model):
     for j in range(len(model.exog_vc.names)):
         total, count = 0.0, 0
         for m in model.exog_vc.mats[j]:
-            m = m.toarray() if sp.issparse(m) else np.asarray(m, dtype=float)
+            if sp.issparse(m):  # no dense copy: crossed designs have thousands of columns
+                m = sp.csr_matrix(m, dtype=float)
+                m.eliminate_zeros()
+                total += float(m.multiply(m).sum())
+                count += int(np.sum(np.diff(m.indptr) > 0))
+                continue
+            m = np.asarray(m, dtype=float)
             total += float(np.sum(m**2))
             count += int(np.sum(np.any(m != 0, axis=1)))
         vc.append(np.sqrt(total / count) if count else 1.0)
