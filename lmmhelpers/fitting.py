@@ -121,7 +121,8 @@ def _start_theta(model, crit, start_params):
                                             and np.all(np.isfinite(vcomp))):
         raise ValueError(
             f"start_params must hold finite values for a {model.k_re} × {model.k_re} cov_re "
-            f"and {model.k_vc} vcomp; pass None for the default start"
+            f"and {model.k_vc} vcomp (values so large that their squares overflow are not); "
+            "pass None for the default start"
         )
     if model.k_re and np.linalg.eigvalsh((cov_re + cov_re.T) / 2).min() < -1e-12 * max(
             1.0, float(np.abs(cov_re).max())):
@@ -217,7 +218,7 @@ def _engine_fit(work, crit, reml, theta0, grad_tol, maxiter, snap):
 THETA_LARGE = 1e4
 #: σ̂ relative to the root mean square of y's residual from the fixed effects below which the
 #: residual variance counts as zero (rounding): σ̂²/s² < RESIDUAL_SHARE_TOL.
-RESIDUAL_SHARE_TOL = 1e-12
+RESIDUAL_SHARE_TOL = 1e-8
 
 
 def _check_residual_variance(crit, reml, f, theta, value):
@@ -227,7 +228,8 @@ def _check_residual_variance(crit, reml, f, theta, value):
     residual left but rounding), −2ℓ → −∞ as θ → ∞ and the optimizer stops wherever its
     bracket ends or the arithmetic breaks down (the criterion is then not finite at 10θ̂);
     every number built on that point (σ̂², df, p-values) is rounding noise. At a genuine
-    optimum the criterion is finite and higher at 10θ̂.
+    optimum the criterion is finite and higher at 10θ̂, and σ̂² is more than
+    ``RESIDUAL_SHARE_TOL`` times the mean square of y's residual from the fixed effects.
     """
     if not np.any(np.abs(theta) > THETA_LARGE):
         return
@@ -236,14 +238,25 @@ def _check_residual_variance(crit, reml, f, theta, value):
     except np.linalg.LinAlgError:  # the criterion is not finite there: rounding
         sigma2 = 0.0
     if not (f(10 * theta) > value and sigma2 > RESIDUAL_SHARE_TOL * crit.s**2):
-        raise ValueError(
-            "the residual variance is zero up to rounding: the fixed and random effects fit "
-            "the response exactly within every group (σ_b/σ > 1e4, σ̂ below 1e-6 of the "
-            "response's spread), so the REML optimum does not exist and df and p-values "
-            "would be rounding noise. Check "
-            "the response (e.g. group means entered as y, or y computed from the model), or "
-            "fit a model without these random effects."
-        )
+        raise _zero_residual_error()
+
+
+def _zero_residual_error():
+    return ValueError(
+        "the residual variance is zero up to rounding: the fixed and random effects fit "
+        "the response exactly within every group (σ̂ below 1e-4 of the response's spread "
+        "after the fixed effects), so the REML optimum does not exist and df and p-values "
+        "would be rounding noise. Check the response (e.g. group means entered as y, or y "
+        "computed from the model), or fit a model without these random effects."
+    )
+
+
+def _check_statsmodels_residual(work, result):
+    """The same check for statsmodels' optimizers: σ̂² against y's residual from X."""
+    y, X = np.asarray(work.endog, dtype=float), np.asarray(work.exog, dtype=float)
+    resid = y - X @ np.linalg.lstsq(X, y, rcond=None)[0]
+    if not float(result.scale) > RESIDUAL_SHARE_TOL * float(np.mean(resid**2)):
+        raise _zero_residual_error()
 
 
 def _finish(result, rows, optimizer, grad_norm, converged, slope=None, boundary=None):
@@ -425,6 +438,7 @@ def fit_mixedlm(
             )
             rows.extend(sm_rows)
             result = _statsmodels.build_results(work, reml, best["cov_re"], best["vcomp"])
+            _check_statsmodels_residual(work, result)
             converged = bool(best["grad_norm"] <= grad_tol and best["inward_slope"] <= grad_tol)
             verdict = (best["optimizer"], best["grad_norm"], converged,
                        best["inward_slope"] if best["boundary"] else None)

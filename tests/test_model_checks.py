@@ -221,6 +221,9 @@ def test_zero_within_group_residual_is_a_named_error(seed, formula, re_formula, 
     y = np.asarray(make_y(df, b), dtype=float)
     with pytest.raises(ValueError, match="residual variance is zero up to rounding"):
         fit_mixedlm(smf.mixedlm(formula, df.assign(y=y), groups="g", re_formula=re_formula))
+    with pytest.raises(ValueError, match="residual variance is zero up to rounding"):
+        fit_mixedlm(smf.mixedlm(formula, df.assign(y=y), groups="g", re_formula=re_formula),
+                    engine="statsmodels")
     fit = fit_mixedlm(smf.mixedlm(formula, df, groups="g", re_formula=re_formula))
     with pytest.raises(ValueError, match="residual variance is zero up to rounding"):
         refit(fit, y)
