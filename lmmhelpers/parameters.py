@@ -12,6 +12,11 @@ the fitting code, Satterthwaite and Kenward-Roger all agree on what "on the boun
 It is also the one place where θ is packed into a vector and unpacked (:func:`pack_theta`,
 :func:`unpack_theta`, :func:`theta_lower_bounds`): Λ's lower triangle row by row (statsmodels'
 order of ``cov_re``), then the θ_j = τ_j/σ of the variance components.
+
+θ depends on the units and the origin of a random-slope covariate (a slope on calendar years
+makes the intercept's variance that of year 0). The engine, the boundary rule and the
+inference therefore work with θ̃, the same factor in a conditioned basis of the random effects
+(:class:`RandomEffectsBasis`, :func:`random_effects_basis`), and report Ψ on the user's scale.
 """
 
 from __future__ import annotations
