@@ -10,7 +10,7 @@ import numpy as np
 import pandas as pd
 import pytest
 import statsmodels.formula.api as smf
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
 from lmmhelpers import anova_table, coef_table, fit_mixedlm
@@ -159,6 +159,7 @@ def _verdict_and_psi(fit):
 
 @SETTINGS
 @given(designs, st.sampled_from(SLOPE_SCALES), st.sampled_from(SLOPE_OFFSETS))
+@example((796, 6, 5), 1e-6, 0.0)  # the base fit stopped 1.6e-7 short of its boundary optimum
 def test_units_and_origin_of_a_random_slope_covariate(design, scale, offset):
     df = _design(*design, slope_sd=0.7)
     fit, base, base_anova = _tests(df, re_formula="~x")
@@ -226,3 +227,22 @@ def test_an_independent_slope_component_with_an_offset_is_fitted_at_its_optimum(
         dfs = coef_table(result, ddf=ddf)["df"].to_numpy(float)
         assert np.all(np.isfinite(dfs)) and np.all(dfs > 0)
         assert np.all(dfs <= len(df) - model.k_fe + 1e-6)
+
+
+def test_the_issue_21_reproducer():
+    """A calendar year as covariate gave KR df −1262.8 (p NaN), an offset of 1e5 an optimum 28
+    units short, t × 1e-4 KR df 11,240 and t × 1e8 Satterthwaite df 83; all are 14."""
+    rng = np.random.default_rng(11)
+    g, t = np.repeat(np.arange(15), 8), np.tile(np.arange(8) - 3.5, 15)
+    df = pd.DataFrame({"g": g, "t": t})
+    df["y"] = (1 + rng.normal(size=15)[g] + (0.3 + 0.5 * rng.normal(size=15)[g]) * df.t
+               + rng.normal(size=120))
+    for c, a in ((0, 1), (2000, 1), (1e5, 1), (0, 1e-4), (0, 1e8), (2000, 1e-3)):
+        fit = fit_mixedlm(smf.mixedlm("y ~ t", df.assign(t=a * (df.t + c)), groups="g",
+                                      re_formula="~t"))
+        assert fit.converged and not fit.boundary
+        assert fit.llf + np.log(a) == pytest.approx(-200.646, abs=1e-3)
+        for ddf in ("satterthwaite", "kenward-roger"):
+            row = coef_table(fit, ddf=ddf).loc["t"]
+            assert row["df"] == pytest.approx(14.0, rel=1e-4)
+            assert row["P>|t|"] == pytest.approx(0.6650, abs=1e-4)
