@@ -48,6 +48,33 @@ def with_response(model, y):
     return work
 
 
+def conditioned_copy(model, basis):
+    """A shallow copy of a prepared model whose random-effect columns are those of ``basis``.
+
+    Z_re → Z_re A and each variance component's matrices → Z_j / s_j
+    (:class:`lmmhelpers.parameters.RandomEffectsBasis`), with statsmodels' per-group caches
+    (``exog_re_li``, ``exog_re2_li``, ``_aex_r``, ``_aex_r2``) rebuilt, so that statsmodels'
+    optimizers work where a covariate's units and origin do not matter. Its variance
+    parameters are Ψ̃ and τ̃²; fixed effects, σ² and the likelihood are the model's.
+    """
+    from statsmodels.regression.mixed_linear_model import VCSpec
+
+    work = copy.copy(model)
+    if model.k_re:
+        A = basis.A
+        work.exog_re = np.asarray(model.exog_re, dtype=float) @ A
+        work.exog_re_li = [np.asarray(x, dtype=float) @ A for x in model.exog_re_li]
+        work.exog_re2_li = [x.T @ x for x in work.exog_re_li]
+    if model.k_vc:
+        spec = model.exog_vc
+        work.exog_vc = VCSpec(list(spec.names), spec.colnames,
+                              [[m * (1.0 / s) for m in mats]
+                               for mats, s in zip(spec.mats, basis.vc_scale, strict=True)])
+    work._aex_r = [work._augment_exog(i) for i in range(work.n_groups)]
+    work._aex_r2 = [a.T @ a for a in work._aex_r]
+    return work
+
+
 def design_of(model):
     """The designs the engine reads: X, y, group codes, the re columns, the vc matrices.
 

@@ -40,6 +40,7 @@ from lmmhelpers.parameters import (
     BOUNDARY_TOL,
     VarianceParameters,
     is_boundary,
+    random_effects_basis,
     theta_of,
     unpack_theta,
 )
@@ -160,6 +161,39 @@ def _statsmodels_start(model, start_params):
             ) from None
 
     return np.asarray(_start_packed(model, start_params), dtype=float)
+
+
+def _conditioned_start(work, work_c, basis, start_params):
+    """The packed start of statsmodels' optimizers for the conditioned copy ``work_c``:
+    statsmodels' default (Ψ̃/σ² = I, τ̃²/σ² = 1) or the user's start mapped to the basis."""
+    if start_params is None:
+        return _statsmodels_start(work_c, None)
+    packed = _statsmodels_start(work, start_params)
+    params = MixedLMParams.from_packed(packed, work.k_fe, work.k_re, work.use_sqrt,
+                                       has_fe=False)
+    rel = basis.to_conditioned(VarianceParameters(
+        cov_re=np.atleast_2d(params.cov_re).reshape(work.k_re, work.k_re),
+        vcomp=np.asarray(params.vcomp, dtype=float), scale=1.0))
+    if not np.all(np.isfinite(rel.cov_re)) or not np.all(np.isfinite(rel.vcomp)):
+        raise ValueError(
+            "start_params: the starting variances overflow; give them relative to the "
+            "residual variance, or pass None for the default start"
+        )
+    if work.use_sqrt:  # packed: Λ̃'s lower triangle, then √τ̃² (statsmodels' order)
+        return theta_of(rel.cov_re, rel.vcomp)
+    return np.concatenate((rel.cov_re[np.tril_indices(work.k_re)], rel.vcomp))
+
+
+def _statsmodels_result(work, work_c, basis, reml, best):
+    """The result on the user's model from statsmodels' answer on the conditioned copy:
+    β̂, σ̂² and the log-likelihood computed where they are well conditioned."""
+    cov_c, vcomp_c = _statsmodels.lifted(best["cov_re"], best["vcomp"], work.k_re)
+    params_c = _statsmodels.params_object(work_c, cov_c, vcomp_c)
+    scale = float(work_c.get_scale(params_c.fe_params, cov_c, vcomp_c))
+    llf = float(work_c.loglike(params_c, profile_fe=False))
+    return _statsmodels.build_results(work, reml, cov_c, vcomp_c,
+                                      fe_params=params_c.fe_params, scale=scale, llf=llf,
+                                      basis=basis)
 
 
 def _history(rows):
@@ -432,12 +466,16 @@ def fit_mixedlm(
                 )
                 rows.append(row)
         if not rows or rows[0]["method"] == "engine":
-            start = _statsmodels_start(work, start_params)
+            # statsmodels' optimizers run on the model in the conditioned basis of the random
+            # effects too, so that their answer does not depend on a covariate's origin
+            basis = random_effects_basis(work)
+            work_c = _statsmodels.conditioned_copy(work, basis)
+            start = _conditioned_start(work, work_c, basis, start_params)
             best, sm_rows = fit_statsmodels(
-                work, chains, start, maxiter or 100, grad_tol, stop_early, snap, fit_kwds
+                work_c, chains, start, maxiter or 100, grad_tol, stop_early, snap, fit_kwds
             )
             rows.extend(sm_rows)
-            result = _statsmodels.build_results(work, reml, best["cov_re"], best["vcomp"])
+            result = _statsmodels_result(work, work_c, basis, reml, best)
             _check_statsmodels_residual(work, result)
             converged = bool(best["grad_norm"] <= grad_tol and best["inward_slope"] <= grad_tol)
             verdict = (best["optimizer"], best["grad_norm"], converged,
