@@ -150,10 +150,12 @@ def test_random_effects_that_cannot_be_estimated_are_named(seed, re_formula, cha
         {"re_formula": "1", "vc_formula": {"gg": "0 + C(g)"}},  # the group intercept twice
         {"re_formula": "~t", "vc_formula": {"tt": "0 + t"}},  # the slope twice
         {"re_formula": "~t", "vc_formula": {"tt": "0 + t2"}},  # the slope twice, in other units
+        {"re_formula": "1", "vc_formula": {"a": "0 + C(h)", "b": "0 + C(h2)"}},  # h twice
     ],
 )
 def test_variance_components_that_repeat_a_random_effect_are_refused(kw):
-    df = _slope_data().assign(t2=lambda d: 1e5 * d["t"])
+    df = _slope_data().assign(t2=lambda d: 1e5 * d["t"], h=lambda d: np.arange(len(d)) % 3)
+    df["h2"] = df["h"].map({0: "x", 1: "y", 2: "z"})
     with pytest.raises(ValueError, match="cannot be estimated.*Simplify re_formula"):
         check_model(smf.mixedlm("y ~ t", df, groups="g", **kw))
 
