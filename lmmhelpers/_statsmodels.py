@@ -48,6 +48,33 @@ def with_response(model, y):
     return work
 
 
+def conditioned_copy(model, basis):
+    """A shallow copy of a prepared model whose random-effect columns are those of ``basis``.
+
+    Z_re → Z_re A and each variance component's matrices → Z_j / s_j
+    (:class:`lmmhelpers.parameters.RandomEffectsBasis`), with statsmodels' per-group caches
+    (``exog_re_li``, ``exog_re2_li``, ``_aex_r``, ``_aex_r2``) rebuilt, so that statsmodels'
+    optimizers work where a covariate's units and origin do not matter. Its variance
+    parameters are Ψ̃ and τ̃²; fixed effects, σ² and the likelihood are the model's.
+    """
+    from statsmodels.regression.mixed_linear_model import VCSpec
+
+    work = copy.copy(model)
+    if model.k_re:
+        A = basis.A
+        work.exog_re = np.asarray(model.exog_re, dtype=float) @ A
+        work.exog_re_li = [np.asarray(x, dtype=float) @ A for x in model.exog_re_li]
+        work.exog_re2_li = [x.T @ x for x in work.exog_re_li]
+    if model.k_vc:
+        spec = model.exog_vc
+        work.exog_vc = VCSpec(list(spec.names), spec.colnames,
+                              [[m * (1.0 / s) for m in mats]
+                               for mats, s in zip(spec.mats, basis.vc_scale, strict=True)])
+    work._aex_r = [work._augment_exog(i) for i in range(work.n_groups)]
+    work._aex_r2 = [a.T @ a for a in work._aex_r]
+    return work
+
+
 def design_of(model):
     """The designs the engine reads: X, y, group codes, the re columns, the vc matrices.
 
@@ -145,7 +172,8 @@ def set_lazy(result, name, factory):
     unwrap(result).__dict__.setdefault("_lazy", {})[name] = factory
 
 
-def build_results(model, reml, cov_re_rel, vcomp_rel, *, fe_params=None, scale=None, llf=None):
+def build_results(model, reml, cov_re_rel, vcomp_rel, *, fe_params=None, scale=None, llf=None,
+                  basis=None):
     """A MixedLMResults(Wrapper) at the given parameters, as ``MixedLM.fit`` builds it.
 
     Parameters
@@ -160,8 +188,22 @@ def build_results(model, reml, cov_re_rel, vcomp_rel, *, fe_params=None, scale=N
     llf : float, optional
         The log-likelihood when known (the engine's criterion / −2); else statsmodels computes
         it when first asked for.
+    basis : lmmhelpers.parameters.RandomEffectsBasis, optional
+        When given, ``cov_re_rel`` and ``vcomp_rel`` are Ψ̃/σ² and τ̃²/σ² in this conditioned
+        basis (the engine's): they are lifted there, mapped to the user's scale for
+        statsmodels, and kept on the result as they are (``parameters.CONDITIONED_ATTR``),
+        since Ψ = AΨ̃Aᵀ loses digits when A is badly conditioned.
     """
-    cov_re, vcomp = lifted(cov_re_rel, vcomp_rel, model.k_re)
+    conditioned = None
+    if basis is not None:
+        from lmmhelpers.parameters import CONDITIONED_ATTR, VarianceParameters
+
+        cov_c, vcomp_c = lifted(cov_re_rel, vcomp_rel, model.k_re)
+        conditioned = VarianceParameters(cov_re=cov_c, vcomp=vcomp_c, scale=1.0)
+        original = basis.to_original(conditioned)
+        cov_re, vcomp = original.cov_re, original.vcomp
+    else:
+        cov_re, vcomp = lifted(cov_re_rel, vcomp_rel, model.k_re)
     params = params_object(model, cov_re, vcomp, fe_params)
     if scale is None:
         scale = float(model.get_scale(params.fe_params, cov_re, vcomp))
@@ -184,6 +226,10 @@ def build_results(model, reml, cov_re_rel, vcomp_rel, *, fe_params=None, scale=N
     results.k_vc = model.k_vc
     results.use_sqrt = model.use_sqrt
     results.freepat = None
+    if conditioned is not None:
+        setattr(results, CONDITIONED_ATTR, VarianceParameters(
+            cov_re=scale * conditioned.cov_re, vcomp=scale * conditioned.vcomp,
+            scale=float(scale)))
     if llf is not None:  # statsmodels' cache_readonly reads (and creates) ``_cache``
         if getattr(results, "_cache", None) is None:
             results._cache = {}

@@ -43,7 +43,11 @@ import numpy as np
 import scipy.sparse as sp
 
 from lmmhelpers import _statsmodels
-from lmmhelpers.parameters import BOUNDARY_TOL, VarianceParameters, column_scales
+from lmmhelpers.parameters import (
+    BOUNDARY_TOL,
+    conditioned_parameters,
+    random_effects_basis,
+)
 
 #: The structures of fits, keyed by the (bare) statsmodels result; an entry goes with its result.
 _STRUCTURES = weakref.WeakKeyDictionary()
@@ -66,9 +70,15 @@ class _Design:
     Φ = T⁻¹Φ̃T⁻ᵀ transform back exactly. Without them a response around 1e8 or a covariate
     around 1e6 loses every digit of yᵀV⁻¹y or XᵀV⁻¹X to cancellation, and the degrees of
     freedom move with the units.
+
+    The random-effect columns are those of the conditioned basis
+    (:class:`lmmhelpers.parameters.RandomEffectsBasis`): Z̃ = Z_re A and Z_j / s_j, for the
+    same reason (a random slope on calendar years makes ZᵀZ D lose every digit).
     """
 
     def __init__(self, model):
+        self.basis = random_effects_basis(model)
+        A = self.basis.A
         X = np.asarray(model.exog, dtype=float)
         Q, T = np.linalg.qr(X)
         signs = np.where(np.diag(T) < 0, -1.0, 1.0)  # a unique T: positive diagonal
@@ -88,10 +98,10 @@ class _Design:
             W = np.zeros((X_i.shape[0], p + q))
             W[:, :p] = X_i @ self.T_inv
             if k_re:
-                W[:, p : p + k_re] = model.exog_re_li[i]
+                W[:, p : p + k_re] = np.asarray(model.exog_re_li[i], dtype=float) @ A
             col = p + k_re
             for j, width in enumerate(vc_width):
-                Zj = _dense(model.exog_vc.mats[j][i])
+                Zj = _dense(model.exog_vc.mats[j][i]) / self.basis.vc_scale[j]
                 W[:, col : col + Zj.shape[1]] = Zj
                 col += width
             blocks.append(W)
@@ -160,26 +170,50 @@ class CovarianceStructure:
     Names follow Kenward & Roger (1997) and pbkrtest: Φ = (XᵀV⁻¹X)⁻¹,
     P_r = −XᵀV⁻¹G_rV⁻¹X, Q_rs = XᵀV⁻¹G_rV⁻¹G_sV⁻¹X, Π = V⁻¹ − V⁻¹XΦXᵀV⁻¹.
 
+    Everything is computed in conditioned bases, where the arithmetic does not depend on the
+    units or origin of the data: X̃ = XT⁻¹ for the fixed effects and Z̃ = Z_re A, Z_j/s_j for
+    the random effects (:class:`lmmhelpers.parameters.RandomEffectsBasis`), with the linear
+    parameters γ̃ = Gγ (Ψ̃ = A⁻¹ΨA⁻ᵀ, τ̃² = s²τ², σ²). The inference modules use the
+    conditioned quantities (``Phi_c``, ``P_c``, ``Q_c``, ``dPhi_c()``,
+    ``expected_information_c``, ...: X̃ and γ̃); the public ones (``Phi``, ``P``, ``Q``,
+    ``expected_information``, ...) are the same tensors transformed to X and γ exactly.
+
     Parameters
     ----------
     model : statsmodels.regression.mixed_linear_model.MixedLM
         The model (its data and random-effects design).
     params : VarianceParameters
         Ψ, τ² and σ² at which to evaluate V.
+    params_c : VarianceParameters, optional
+        The same parameters in the conditioned basis, when known more accurately than
+        ``basis.to_conditioned(params)`` (a fit by the engine carries them).
 
     Attributes
     ----------
     gamma : ndarray, shape (R,)
         The linear covariance parameters: lower triangle of Ψ (row by row), τ², then σ².
+    gamma_c : ndarray, shape (R,)
+        γ̃ = Gγ, the same in the conditioned basis.
+    gamma_map : ndarray, shape (R, R)
+        G.
     names : list of str
         A name for each γ_r, in statsmodels' style ("Group Var", "subj Var", "Scale").
     """
 
-    def __init__(self, model, params, *, refresh=False):
+    def __init__(self, model, params, *, refresh=False, params_c=None):
+        if not (np.isfinite(params.scale) and params.scale > 0):
+            raise ValueError(
+                f"the residual variance is {params.scale!r}: a zero within-group residual "
+                "(the model fits the response exactly) leaves no degrees of freedom or "
+                "p-values to compute. Check the response, or simplify the random effects."
+            )
         self.model = model
         self.params = params
         self._memo = {}
         design = _design(model, refresh=refresh)
+        self.basis = design.basis
+        self.params_c = design.basis.to_conditioned(params) if params_c is None else params_c
+        self.gamma_map = design.basis.gamma_map()
         S, self._b0 = design.cross_products(model.endog)
         self._T, self._T_inv = design.T, design.T_inv
         n, p, q, patterns = design.n, design.p, design.q, design.patterns
@@ -192,7 +226,12 @@ class CovarianceStructure:
         self.gamma = np.concatenate(
             [params.cov_re[low[0], low[1]], params.vcomp, [params.scale]]
         ).astype(float)
-        D = np.tensordot(self.gamma[:-1], self.E, axes=1) if len(patterns) else np.zeros((q, q))
+        pc = self.params_c
+        self.gamma_c = np.concatenate(
+            [pc.cov_re[low[0], low[1]], pc.vcomp, [pc.scale]]
+        ).astype(float)
+        D = (np.tensordot(self.gamma_c[:-1], self.E, axes=1) if len(patterns)
+             else np.zeros((q, q)))
         self._compute(S, n, D, params.scale)
 
     # -- the pass over the groups -------------------------------------------------------------
@@ -270,17 +309,26 @@ class CovarianceStructure:
 
     @property
     def P_c(self):
-        """P̃_r = −X̃ᵀV⁻¹G_rV⁻¹X̃ in the conditioned basis; (R, p, p)."""
+        """P̃_r = −X̃ᵀV⁻¹G̃_rV⁻¹X̃ in the conditioned bases (X̃, γ̃); (R, p, p)."""
         return -self._F_t
 
     @property
     def Q_c(self):
-        """Q̃_rs in the conditioned basis; (R, R, p, p)."""
+        """Q̃_rs in the conditioned bases (X̃, γ̃); (R, R, p, p)."""
         return self._Q_t
 
     def dPhi_c(self):
-        """∂Φ̃/∂γ_r = Φ̃ F̃_r Φ̃ in the conditioned basis; (R, p, p)."""
+        """∂Φ̃/∂γ̃_r = Φ̃ F̃_r Φ̃ in the conditioned bases (X̃, γ̃); (R, p, p)."""
         return self._dPhi_t
+
+    # -- the original parameters γ (γ̃ = Gγ): G_r = Σ_s G_sr G̃_s -------------------------------
+    def _to_gamma(self, v):
+        """Σ_s G_sr v_s: a quantity linear in the G̃_s (first axis) as one in the G_r."""
+        return np.tensordot(self.gamma_map, v, axes=(0, 0))
+
+    def _to_gamma2(self, M):
+        """Gᵀ M G on the first two axes: a quantity bilinear in the G̃_s as one in the G_r."""
+        return np.moveaxis(self._to_gamma(np.moveaxis(self._to_gamma(M), 1, 0)), 0, 1)
 
     def to_original(self, M):
         """T⁻¹ M T⁻ᵀ: a covariance of β̃ (conditioned basis) as a covariance of β."""
@@ -313,7 +361,7 @@ class CovarianceStructure:
     @cached_property
     def F(self):
         """F_r = XᵀV⁻¹G_rV⁻¹X for every r (so P_r = −F_r); shape (R, p, p)."""
-        return self._to_original_info(self._F_t)
+        return self._to_original_info(self._to_gamma(self._F_t))
 
     @cached_property
     def _F_t(self):
@@ -330,7 +378,7 @@ class CovarianceStructure:
     @cached_property
     def Q(self):
         """Q_rs = XᵀV⁻¹G_rV⁻¹G_sV⁻¹X; shape (R, R, p, p), Q_sr = Q_rsᵀ."""
-        return self._to_original_info(self._Q_t)
+        return self._to_original_info(self._to_gamma2(self._Q_t))
 
     @cached_property
     def _Q_t(self):
@@ -351,6 +399,10 @@ class CovarianceStructure:
     @cached_property
     def Ktrace(self):
         """tr(V⁻¹G_rV⁻¹G_s); shape (R, R)."""
+        return self._to_gamma2(self._Ktrace_c)
+
+    @cached_property
+    def _Ktrace_c(self):
         R = self.n_params
         ZVZ, ZV2Z = self._A1[:, self._z, self._z], self._A2[:, self._z, self._z]
         EZ = [np.einsum("ij,gjk->gik", E, ZVZ) for E in self.E]
@@ -365,6 +417,10 @@ class CovarianceStructure:
     @cached_property
     def trace_PiG(self):
         """tr(ΠG_r) = tr(V⁻¹G_r) − tr(Φ F_r); shape (R,)."""
+        return self._to_gamma(self._trace_PiG_c)
+
+    @cached_property
+    def _trace_PiG_c(self):
         ZVZ = self._A1[:, self._z, self._z]
         trVG = [np.einsum("ij,gji->", E, ZVZ) for E in self.E] + [self.trace_Vinv]
         return np.array(trVG) - np.einsum("ab,rba->r", self._Phi_t, self._F_t)
@@ -372,8 +428,12 @@ class CovarianceStructure:
     @cached_property
     def trace_PiGPiG(self):
         """tr(ΠG_rΠG_s) = tr(V⁻¹G_rV⁻¹G_s) − 2 tr(ΦQ_rs) + tr(ΦP_rΦP_s); shape (R, R)."""
+        return self._to_gamma2(self._trace_PiGPiG_c)
+
+    @cached_property
+    def _trace_PiGPiG_c(self):
         PhiF = np.einsum("ab,rbc->rac", self._Phi_t, self._F_t)
-        T = self.Ktrace - 2 * np.einsum("ab,rsba->rs", self._Phi_t, self._Q_t)
+        T = self._Ktrace_c - 2 * np.einsum("ab,rsba->rs", self._Phi_t, self._Q_t)
         T += np.einsum("rab,sba->rs", PhiF, PhiF)
         return (T + T.T) / 2
 
@@ -414,19 +474,34 @@ class CovarianceStructure:
     @cached_property
     def deviance_gradient(self):
         """∂(−2ℓ_R)/∂γ_r = tr(ΠG_r) − yᵀΠG_rΠy; shape (R,). Zero at an interior optimum."""
-        h, _ = self._residual_forms
-        return self.trace_PiG - h
+        return self._to_gamma(self.deviance_gradient_c)
 
     @cached_property
     def expected_information(self):
         """Expected REML information in γ: I_E,rs = ½ tr(ΠG_rΠG_s); shape (R, R)."""
-        return self.trace_PiGPiG / 2
+        return self._to_gamma2(self.expected_information_c)
 
     @cached_property
     def observed_information(self):
         """Observed REML information in γ: −½ tr(ΠG_rΠG_s) + yᵀΠG_rΠG_sΠy; shape (R, R)."""
+        return self._to_gamma2(self.observed_information_c)
+
+    @cached_property
+    def deviance_gradient_c(self):
+        """:attr:`deviance_gradient` in γ̃ (the conditioned basis); shape (R,)."""
+        h, _ = self._residual_forms
+        return self._trace_PiG_c - h
+
+    @cached_property
+    def expected_information_c(self):
+        """:attr:`expected_information` in γ̃ (the conditioned basis); shape (R, R)."""
+        return self._trace_PiGPiG_c / 2
+
+    @cached_property
+    def observed_information_c(self):
+        """:attr:`observed_information` in γ̃ (the conditioned basis); shape (R, R)."""
         _, hh = self._residual_forms
-        return -self.trace_PiGPiG / 2 + hh
+        return -self._trace_PiGPiG_c / 2 + hh
 
     @cached_property
     def _dPhi_t(self):
@@ -434,7 +509,7 @@ class CovarianceStructure:
 
     @cached_property
     def _dPhi(self):
-        return self._to_original(self._dPhi_t)
+        return self._to_original(self._to_gamma(self._dPhi_t))
 
     def dPhi(self):
         """∂Φ/∂γ_r = Φ F_r Φ for every r; shape (R, p, p). Computed once per structure."""
@@ -447,7 +522,8 @@ def structure(result, tol=BOUNDARY_TOL, *, refresh=False):
     This is the one way to get the structure of a fit, or to renew it (``refresh=True``, for
     instance to time its construction from scratch).
 
-    Variance parameters whose relative Cholesky factor θ is below ``tol`` (lme4's
+    Variance parameters whose relative Cholesky factor θ̃ (in the conditioned basis of the
+    random effects, as :func:`lmmhelpers.is_boundary`) is below ``tol`` (lme4's
     ``isSingular`` rule) are set exactly to zero first, the convention of lme4, lmerTest and
     pbkrtest (see :meth:`VarianceParameters.snapped`).
 
@@ -486,7 +562,8 @@ def structure(result, tol=BOUNDARY_TOL, *, refresh=False):
     cached = _STRUCTURES.get(bare)
     if not refresh and cached is not None and cached[0] == tol:
         return cached[1]
-    params = VarianceParameters.from_result(bare).snapped(tol, column_scales(bare.model))
-    cs = CovarianceStructure(bare.model, params, refresh=refresh)
+    params_c = conditioned_parameters(bare).snapped(tol)
+    params = _design(bare.model).basis.to_original(params_c)
+    cs = CovarianceStructure(bare.model, params, refresh=refresh, params_c=params_c)
     _STRUCTURES[bare] = (tol, cs)
     return cs

@@ -38,9 +38,10 @@ from lmmhelpers.engine.multistart import (
 from lmmhelpers.engine.optimize import check_convergence, minimize_theta
 from lmmhelpers.parameters import (
     BOUNDARY_TOL,
+    VarianceParameters,
     is_boundary,
+    random_effects_basis,
     theta_of,
-    theta_scales,
     unpack_theta,
 )
 
@@ -102,22 +103,97 @@ def _validate(model, reml, engine, methods, grad_tol, maxiter, fit_kwds):
 
 
 def _start_theta(model, crit, start_params):
-    """θ to start from: lme4's (Λ = I, θ_j = 1) in units where every random-effect column has
-    RMS 1 (so the start does not depend on a covariate's units), or the user's start."""
+    """θ̃ to start from: lme4's (Λ̃ = I, θ̃_j = 1) in the criterion's conditioned basis (every
+    random-effect column of RMS 1, so the start does not depend on a covariate's units or
+    origin), or the user's start mapped to that basis."""
     if start_params is None:
-        return np.where(np.isfinite(crit.lower), 1.0, 0.0) / theta_scales(model)
-    packed = _statsmodels_start(model, start_params)
-    params = MixedLMParams.from_packed(
-        packed, model.k_fe, model.k_re, model.use_sqrt, has_fe=False
-    )
-    theta = theta_of(params.cov_re, params.vcomp)
-    return np.maximum(theta, crit.lower)
+        return np.where(np.isfinite(crit.lower), 1.0, 0.0)
+    if isinstance(start_params, MixedLMParams):
+        params = start_params
+    else:
+        packed = _statsmodels_start(model, start_params)
+        params = MixedLMParams.from_packed(
+            packed, model.k_fe, model.k_re, model.use_sqrt, has_fe=False
+        )
+    cov_re = np.atleast_2d(np.asarray(params.cov_re, dtype=float)).reshape(model.k_re,
+                                                                           model.k_re)
+    vcomp = np.asarray(params.vcomp, dtype=float).reshape(-1)
+    if vcomp.shape != (model.k_vc,) or not (np.all(np.isfinite(cov_re))
+                                            and np.all(np.isfinite(vcomp))):
+        raise ValueError(
+            f"start_params must hold finite values for a {model.k_re} × {model.k_re} cov_re "
+            f"and {model.k_vc} vcomp (values so large that their squares overflow are not); "
+            "pass None for the default start"
+        )
+    if model.k_re and np.linalg.eigvalsh((cov_re + cov_re.T) / 2).min() < -1e-12 * max(
+            1.0, float(np.abs(cov_re).max())):
+        raise ValueError(
+            "start_params: the random-effects covariance (cov_re, relative to the residual "
+            "variance) has a negative eigenvalue, so it is not a covariance matrix. Give a "
+            "positive semi-definite cov_re (e.g. np.eye(k_re)) or pass None for the default."
+        )
+    if np.any(vcomp < 0):
+        raise ValueError(
+            "start_params: a variance component (vcomp) is negative. Give variances >= 0 or "
+            "pass None for the default start."
+        )
+    rel = crit.basis.to_conditioned(VarianceParameters(cov_re=cov_re, vcomp=vcomp, scale=1.0))
+    theta = np.maximum(theta_of(rel.cov_re, rel.vcomp), crit.lower)
+    if not np.all(np.isfinite(theta)):
+        raise ValueError(
+            "start_params: the starting variances overflow (they must be relative to the "
+            "residual variance, not astronomically large); pass None for the default start"
+        )
+    return theta
 
 
 def _statsmodels_start(model, start_params):
     from lmmhelpers.engine.multistart import _start_packed
 
+    if start_params is not None and not isinstance(start_params, MixedLMParams):
+        try:
+            start_params = np.asarray(start_params, dtype=float)
+        except (TypeError, ValueError):
+            raise ValueError(
+                "start_params must be an array of numbers (packed variance parameters, "
+                f"optionally preceded by the fixed effects) or a MixedLMParams, got "
+                f"{start_params!r}"
+            ) from None
+
     return np.asarray(_start_packed(model, start_params), dtype=float)
+
+
+def _conditioned_start(work, work_c, basis, start_params):
+    """The packed start of statsmodels' optimizers for the conditioned copy ``work_c``:
+    statsmodels' default (Ψ̃/σ² = I, τ̃²/σ² = 1) or the user's start mapped to the basis."""
+    if start_params is None:
+        return _statsmodels_start(work_c, None)
+    packed = _statsmodels_start(work, start_params)
+    params = MixedLMParams.from_packed(packed, work.k_fe, work.k_re, work.use_sqrt,
+                                       has_fe=False)
+    rel = basis.to_conditioned(VarianceParameters(
+        cov_re=np.atleast_2d(params.cov_re).reshape(work.k_re, work.k_re),
+        vcomp=np.asarray(params.vcomp, dtype=float), scale=1.0))
+    if not np.all(np.isfinite(rel.cov_re)) or not np.all(np.isfinite(rel.vcomp)):
+        raise ValueError(
+            "start_params: the starting variances overflow; give them relative to the "
+            "residual variance, or pass None for the default start"
+        )
+    if work.use_sqrt:  # packed: Λ̃'s lower triangle, then √τ̃² (statsmodels' order)
+        return theta_of(rel.cov_re, rel.vcomp)
+    return np.concatenate((rel.cov_re[np.tril_indices(work.k_re)], rel.vcomp))
+
+
+def _statsmodels_result(work, work_c, basis, reml, best):
+    """The result on the user's model from statsmodels' answer on the conditioned copy:
+    β̂, σ̂² and the log-likelihood computed where they are well conditioned."""
+    cov_c, vcomp_c = _statsmodels.lifted(best["cov_re"], best["vcomp"], work.k_re)
+    params_c = _statsmodels.params_object(work_c, cov_c, vcomp_c)
+    scale = float(work_c.get_scale(params_c.fe_params, cov_c, vcomp_c))
+    llf = float(work_c.loglike(params_c, profile_fe=False))
+    return _statsmodels.build_results(work, reml, cov_c, vcomp_c,
+                                      fe_params=params_c.fe_params, scale=scale, llf=llf,
+                                      basis=basis)
 
 
 def _history(rows):
@@ -135,27 +211,30 @@ def _history(rows):
 
 
 def _engine_fit(work, crit, reml, theta0, grad_tol, maxiter, snap):
-    """Optimise θ with the engine and build the result on ``work`` (a prepared copy)."""
+    """Optimise θ with the engine and build the result on ``work`` (a prepared copy).
+
+    θ is the criterion's θ̃, in the conditioned basis of the random effects (see
+    :func:`lmmhelpers.engine.criterion_for`): every random-effect column has RMS 1 and the
+    ``re_formula`` columns are orthogonal, so the optimizer's steps, its snapping to the
+    bound, the convergence verdict and the boundary rule do not depend on the units or origin
+    of a covariate (for random intercepts θ̃ is lme4's θ).
+    """
     t0 = time.perf_counter()
 
-    # The optimizer works on φ = θ · s, θ in units where every random-effect column has RMS
-    # 1: its steps, its snapping to the bound, the convergence verdict and the boundary rule
-    # then do not depend on the units of a covariate (for intercepts s = 1: lme4's θ).
-    s = theta_scales(work)
+    def f(theta):
+        return crit.deviance(theta, reml)
 
-    def f(phi):
-        return crit.deviance(phi / s, reml)
-
-    phi, value, n_evals = minimize_theta(f, theta0 * s, crit.lower, maxeval=maxiter, snap=snap)
-    check = check_convergence(f, phi, crit.lower, tol=grad_tol, f0=value)
-    # lme4's isSingular on the scaled θ (= is_boundary(result))
+    theta, value, n_evals = minimize_theta(f, theta0, crit.lower, maxeval=maxiter, snap=snap)
+    _check_residual_variance(crit, reml, f, theta, value)
+    check = check_convergence(f, theta, crit.lower, tol=grad_tol, f0=value)
+    # lme4's isSingular on θ̃ (= is_boundary(result))
     bounded = np.isfinite(crit.lower)
-    check["boundary"] = bool(np.any(phi[bounded] < BOUNDARY_TOL))
-    theta = phi / s
+    check["boundary"] = bool(np.any(theta[bounded] < BOUNDARY_TOL))
     dev, beta, sigma2, _ = crit.solve(theta, reml)
     Lam, theta_vc = unpack_theta(theta, crit.k_re)
     result = _statsmodels.build_results(
-        work, reml, Lam @ Lam.T, theta_vc**2, fe_params=beta, scale=sigma2, llf=-dev / 2
+        work, reml, Lam @ Lam.T, theta_vc**2, fe_params=beta, scale=sigma2, llf=-dev / 2,
+        basis=crit.basis,
     )
     seconds = time.perf_counter() - t0
     optimizer = "brent" if len(theta) == 1 else "bobyqa"
@@ -166,6 +245,52 @@ def _engine_fit(work, crit, reml, theta0, grad_tol, maxiter, snap):
                                   "grad_tol": grad_tol, "maxiter": maxiter, "snap": snap,
                                   "evaluations": n_evals})
     return result, row, check
+
+
+#: θ̃ (σ_b/σ in units of RMS-1 columns) above which an optimum is checked for lying at
+#: infinity, i.e. a residual variance of zero.
+THETA_LARGE = 1e4
+#: σ̂ relative to the root mean square of y's residual from the fixed effects below which the
+#: residual variance counts as zero (rounding): σ̂²/s² < RESIDUAL_SHARE_TOL.
+RESIDUAL_SHARE_TOL = 1e-8
+
+
+def _check_residual_variance(crit, reml, f, theta, value):
+    """Raise when a large θ̂ is not a minimum along the ray 10θ̂: the infimum is at σ² = 0.
+
+    When the fixed and random effects fit the response exactly within every group (no
+    residual left but rounding), −2ℓ → −∞ as θ → ∞ and the optimizer stops wherever its
+    bracket ends or the arithmetic breaks down (the criterion is then not finite at 10θ̂);
+    every number built on that point (σ̂², df, p-values) is rounding noise. At a genuine
+    optimum the criterion is finite and higher at 10θ̂, and σ̂² is more than
+    ``RESIDUAL_SHARE_TOL`` times the mean square of y's residual from the fixed effects.
+    """
+    if not np.any(np.abs(theta) > THETA_LARGE):
+        return
+    try:
+        sigma2 = crit.solve(theta, reml)[2]
+    except np.linalg.LinAlgError:  # the criterion is not finite there: rounding
+        sigma2 = 0.0
+    if not (f(10 * theta) > value and sigma2 > RESIDUAL_SHARE_TOL * crit.s**2):
+        raise _zero_residual_error()
+
+
+def _zero_residual_error():
+    return ValueError(
+        "the residual variance is zero up to rounding: the fixed and random effects fit "
+        "the response exactly within every group (σ̂ below 1e-4 of the response's spread "
+        "after the fixed effects), so the REML optimum does not exist and df and p-values "
+        "would be rounding noise. Check the response (e.g. group means entered as y, or y "
+        "computed from the model), or fit a model without these random effects."
+    )
+
+
+def _check_statsmodels_residual(work, result):
+    """The same check for statsmodels' optimizers: σ̂² against y's residual from X."""
+    y, X = np.asarray(work.endog, dtype=float), np.asarray(work.exog, dtype=float)
+    resid = y - X @ np.linalg.lstsq(X, y, rcond=None)[0]
+    if not float(result.scale) > RESIDUAL_SHARE_TOL * float(np.mean(resid**2)):
+        raise _zero_residual_error()
 
 
 def _finish(result, rows, optimizer, grad_norm, converged, slope=None, boundary=None):
@@ -232,7 +357,10 @@ def fit_mixedlm(
         ``("lbfgs", "powell+lbfgs", "nm+lbfgs", "bfgs")``.
     start_params : array_like or MixedLMParams, optional
         Starting values as for ``MixedLM.fit`` (packed variance parameters, optionally preceded
-        by the fixed effects). Default: θ = 1 (Ψ/σ² = I, τ²/σ² = 1), lme4's and statsmodels'.
+        by the fixed effects). Default: θ̃ = 1, lme4's start in the conditioned basis of the
+        random effects (:func:`lmmhelpers.parameters.random_effects_basis`: Ψ̃/σ² = I for
+        orthogonal random-effect columns of RMS 1, τ̃²/σ² = 1), which does not depend on the
+        units or origin of a covariate.
     maxiter : int, optional
         Iteration limit: criterion evaluations of the engine (default 10,000), or of every
         statsmodels optimizer run (default 100).
@@ -284,8 +412,12 @@ def fit_mixedlm(
         If ``model`` is not a MixedLM or an argument has the wrong type.
     ValueError
         If a method is unknown, the model cannot be estimated (a collinear, duplicated or
-        all-zero fixed-effect column, named; groups of size one; more random effects than
-        observations; a variance component with a single level; missing values), or every attempt
+        all-zero fixed-effect or random-effect column, named; variance parameters no data can
+        tell apart; groups of size one; more random effects than observations; a variance
+        component with a single level; missing values; no fixed effects; a date column used as
+        a factor), the response is fitted exactly by the fixed effects or the residual
+        variance is zero (the fixed and random effects fit it exactly), ``start_params`` is
+        not a valid start (wrong length, not finite, a negative variance), or every attempt
         failed.
 
     Notes
@@ -334,12 +466,17 @@ def fit_mixedlm(
                 )
                 rows.append(row)
         if not rows or rows[0]["method"] == "engine":
-            start = _statsmodels_start(work, start_params)
+            # statsmodels' optimizers run on the model in the conditioned basis of the random
+            # effects too, so that their answer does not depend on a covariate's origin
+            basis = random_effects_basis(work)
+            work_c = _statsmodels.conditioned_copy(work, basis)
+            start = _conditioned_start(work, work_c, basis, start_params)
             best, sm_rows = fit_statsmodels(
-                work, chains, start, maxiter or 100, grad_tol, stop_early, snap, fit_kwds
+                work_c, chains, start, maxiter or 100, grad_tol, stop_early, snap, fit_kwds
             )
             rows.extend(sm_rows)
-            result = _statsmodels.build_results(work, reml, best["cov_re"], best["vcomp"])
+            result = _statsmodels_result(work, work_c, basis, reml, best)
+            _check_statsmodels_residual(work, result)
             converged = bool(best["grad_norm"] <= grad_tol and best["inward_slope"] <= grad_tol)
             verdict = (best["optimizer"], best["grad_norm"], converged,
                        best["inward_slope"] if best["boundary"] else None)
@@ -394,8 +531,9 @@ def refit(result, y, *, start="previous"):
     Raises
     ------
     ValueError
-        If ``result`` was not fitted by the engine, or ``y`` has the wrong length or
-        non-finite values.
+        If ``result`` was not fitted by the engine, ``y`` has the wrong length or
+        non-finite values, the fixed effects fit ``y`` exactly, or the residual variance is
+        zero (the fixed and random effects fit ``y`` exactly).
 
     Examples
     --------

@@ -40,13 +40,30 @@ INFORMATION_TOL = 1e-10
 def W_matrix(cs):
     """W = I_E⁻¹, the asymptotic covariance of γ̂ from the expected REML information.
 
-    Computed once per structure (cached on ``cs``), then shared by every contrast.
+    In the original parameters γ (Ψ's lower triangle, τ², σ²): W = G⁻¹W̃G⁻ᵀ from W̃ in the
+    conditioned γ̃ = Gγ (:class:`lmmhelpers.covariance.CovarianceStructure`), where it is
+    computed and where Kenward-Roger's formulas use it (they do not depend on a linear
+    reparameterisation of γ). Computed once per structure (cached on ``cs``).
     """
-    return cs.cached("kenward_roger.W", _W)
+    def compute(cs):
+        G_inv = np.linalg.inv(cs.gamma_map)
+        return G_inv @ W_matrix_conditioned(cs) @ G_inv.T
+
+    return cs.cached("kenward_roger.W", compute)
+
+
+def W_matrix_conditioned(cs):
+    """W̃ = Ĩ_E⁻¹ in the conditioned parameters γ̃; cached on ``cs``.
+
+    pbkrtest's rule (a pseudo-inverse when the smallest |eigenvalue| of 2I_E is below
+    :data:`INFORMATION_TOL`) applies here, where I_E does not depend on the units or origin
+    of a random-slope covariate.
+    """
+    return cs.cached("kenward_roger.W_c", _W)
 
 
 def _W(cs):
-    I_E = cs.expected_information
+    I_E = cs.expected_information_c
     if np.min(np.abs(np.linalg.eigvalsh(2 * I_E))) > INFORMATION_TOL:
         return np.linalg.inv(I_E)
     return np.linalg.pinv(I_E)
@@ -72,7 +89,7 @@ def Phi_A_conditioned(cs):
 
 
 def _Phi_A_c(cs):
-    W, P, Q, Phi = W_matrix(cs), cs.P_c, cs.Q_c, cs.Phi_c
+    W, P, Q, Phi = W_matrix_conditioned(cs), cs.P_c, cs.Q_c, cs.Phi_c
     PPhiP = np.einsum("iab,bc,jcd->ijad", P, Phi, P)
     U = np.einsum("ij,ijab->ab", W, Q - PPhiP)
     U = (U + U.T) / 2
@@ -96,7 +113,7 @@ def ddf_and_scale(cs, L):
     """
     L = cs.conditioned(np.atleast_2d(np.asarray(L, dtype=float)))  # invariant, well scaled
     ell = L.shape[0]
-    Phi, W = cs.Phi_c, W_matrix(cs)
+    Phi, W = cs.Phi_c, W_matrix_conditioned(cs)
     Theta = L.T @ np.linalg.solve(L @ Phi @ L.T, L)
     # ΘΦP_iΦ for each variance parameter i
     TPP = np.einsum("ab,bc,icd,de->iae", Theta, Phi, cs.P_c, Phi)

@@ -12,6 +12,11 @@ the fitting code, Satterthwaite and Kenward-Roger all agree on what "on the boun
 It is also the one place where θ is packed into a vector and unpacked (:func:`pack_theta`,
 :func:`unpack_theta`, :func:`theta_lower_bounds`): Λ's lower triangle row by row (statsmodels'
 order of ``cov_re``), then the θ_j = τ_j/σ of the variance components.
+
+θ depends on the units and the origin of a random-slope covariate (a slope on calendar years
+makes the intercept's variance that of year 0). The engine, the boundary rule and the
+inference therefore work with θ̃, the same factor in a conditioned basis of the random effects
+(:class:`RandomEffectsBasis`, :func:`random_effects_basis`), and report Ψ on the user's scale.
 """
 
 from __future__ import annotations
@@ -135,10 +140,9 @@ def column_scales(model):
     """Root mean square of each random-effect column: (re columns (k_re,), vc components).
 
     lme4's θ is in the units of the random-effect columns: a random slope on ``x`` measured
-    in millimetres has a θ a thousand times smaller than the same slope in metres. The
-    boundary rule and the optimizer's start use θ scaled by these, so that neither depends
-    on the units of a covariate. For an intercept (and any indicator column) the RMS is 1
-    and the rule is exactly lme4's.
+    in millimetres has a θ a thousand times smaller than the same slope in metres. For an
+    intercept (and any indicator column) the RMS is 1. The variance components are
+    conditioned by these scales in :func:`random_effects_basis`.
 
     Examples
     --------
@@ -160,7 +164,13 @@ def column_scales(model):
     for j in range(len(model.exog_vc.names)):
         total, count = 0.0, 0
         for m in model.exog_vc.mats[j]:
-            m = m.toarray() if sp.issparse(m) else np.asarray(m, dtype=float)
+            if sp.issparse(m):  # no dense copy: crossed designs have thousands of columns
+                m = sp.csr_matrix(m, dtype=float)
+                m.eliminate_zeros()
+                total += float(m.multiply(m).sum())
+                count += int(np.sum(np.diff(m.indptr) > 0))
+                continue
+            m = np.asarray(m, dtype=float)
             total += float(np.sum(m**2))
             count += int(np.sum(np.any(m != 0, axis=1)))
         vc.append(np.sqrt(total / count) if count else 1.0)
@@ -168,14 +178,143 @@ def column_scales(model):
     return re, np.asarray(vc, dtype=float)
 
 
-def theta_scales(model):
-    """Per packed θ coordinate, the RMS of the column it scales (Λ's row a: column a).
+@dataclass(frozen=True)
+class RandomEffectsBasis:
+    r"""A conditioned basis of the random effects: Z̃ = Z_re A and Z̃_j = Z_j / s_j.
 
-    θ · theta_scales(model) is θ in units where every random-effect column has RMS 1.
+    The model y = Xβ + Z_re b + Σ_j Z_j u_j + ε, b ~ N(0, Ψ), u_j ~ N(0, τ²_j I), is the
+    same model as y = Xβ + Z̃ b̃ + Σ_j Z̃_j ũ_j + ε with
+
+    .. math::
+
+        \tilde Z = Z_{re} A, \quad \tilde\Psi = A^{-1}\Psi A^{-\top}, \qquad
+        \tilde Z_j = Z_j / s_j, \quad \tilde\tau^2_j = s_j^2 \tau^2_j,
+
+    for any invertible A (Ψ is unstructured) and any s_j > 0 (each component has one
+    variance). With Z_re = QR (thin QR, diag R > 0) and A = √n R⁻¹, Z̃ = √n Q has orthogonal
+    columns of root mean square 1, and s_j is the RMS of component j's columns
+    (:func:`column_scales`). Z̃, and so everything computed in this basis, does not depend on
+    the units or the origin of a random-slope covariate (nor on the units of a variance
+    component's covariate): for t → a t + c, Z_re → Z_re B (B upper triangular) and Z̃
+    is unchanged up to the sign of a column. For a random intercept A = 1 and for indicator
+    columns A and s_j are the column scales, so there θ̃ is lme4's θ in units of RMS-1 columns.
+
+    The fitting engine optimises θ̃ (the relative Cholesky factor of Ψ̃/σ²), the boundary rule
+    (:func:`is_boundary`) and the Satterthwaite and Kenward-Roger computations
+    (:mod:`lmmhelpers.covariance`) work here; results are reported on the user's scale
+    (Ψ = A Ψ̃ Aᵀ).
+
+    Attributes
+    ----------
+    A_inv : ndarray, shape (k_re, k_re)
+        R/√n, upper triangular with positive diagonal (A = A_inv⁻¹).
+    vc_scale : ndarray, shape (k_vc,)
+        s_j.
     """
-    re, vc = column_scales(model)
-    rows, _ = np.tril_indices(len(re))
-    return np.concatenate((re[rows], vc))
+
+    A_inv: np.ndarray
+    vc_scale: np.ndarray
+
+    @property
+    def A(self):
+        """A = √n R⁻¹, so that Z̃ = Z_re A; shape (k_re, k_re)."""
+        k = self.A_inv.shape[0]
+        return np.linalg.solve(self.A_inv, np.eye(k)) if k else np.zeros((0, 0))
+
+    def to_conditioned(self, params):
+        """Ψ̃ = A⁻¹ΨA⁻ᵀ and τ̃² = s²τ² (σ² unchanged) from :class:`VarianceParameters`."""
+        Ai = self.A_inv
+        cov = Ai @ params.cov_re @ Ai.T
+        return VarianceParameters(cov_re=(cov + cov.T) / 2,
+                                  vcomp=params.vcomp * self.vc_scale**2, scale=params.scale)
+
+    def to_original(self, params):
+        """Ψ = AΨ̃Aᵀ and τ² = τ̃²/s² from parameters in the conditioned basis."""
+        A = self.A
+        cov = A @ params.cov_re @ A.T
+        return VarianceParameters(cov_re=(cov + cov.T) / 2,
+                                  vcomp=params.vcomp / self.vc_scale**2, scale=params.scale)
+
+    def gamma_map(self):
+        """G with γ̃ = Gγ for the linear covariance parameters of :mod:`lmmhelpers.covariance`.
+
+        γ holds Ψ's lower triangle (row by row), the τ²_j and σ²; γ̃ the same of Ψ̃, τ̃², σ².
+        """
+        k = self.A_inv.shape[0]
+        rows, cols = np.tril_indices(k)
+        n_re, n_vc = len(rows), len(self.vc_scale)
+        G = np.zeros((n_re + n_vc + 1,) * 2)
+        for r, (a, b) in enumerate(zip(rows, cols, strict=True)):
+            E = np.zeros((k, k))
+            E[a, b] = E[b, a] = 1.0
+            G[:n_re, r] = (self.A_inv @ E @ self.A_inv.T)[rows, cols]
+        G[n_re + np.arange(n_vc), n_re + np.arange(n_vc)] = self.vc_scale**2
+        G[-1, -1] = 1.0
+        return G
+
+
+def random_effects_basis(model):
+    """The :class:`RandomEffectsBasis` of a MixedLM (from its random-effects designs).
+
+    Raises
+    ------
+    ValueError
+        If the ``re_formula`` columns are linearly dependent (a slope on a constant or
+        all-zero column, a duplicated column): the covariance Ψ is then not identified.
+
+    Examples
+    --------
+    >>> import numpy as np, pandas as pd, statsmodels.formula.api as smf
+    >>> df = pd.DataFrame({"g": np.repeat([0, 1, 2], 2), "t": [2000.0, 2001] * 3,
+    ...                    "y": np.arange(6.0)})
+    >>> basis = random_effects_basis(smf.mixedlm("y ~ t", df, groups="g", re_formula="~t"))
+    >>> basis.A.round(1).tolist()  # Z̃ = [1, (t - 2000.5)/0.5]
+    [[1.0, -4001.0], [0.0, 2.0]]
+    """
+    from lmmhelpers._model_checks import check_random_columns
+
+    re_names, _ = check_random_columns(model)
+    if model.k_re:
+        Z = np.asarray(model.exog_re, dtype=float)
+        R = np.linalg.qr(Z, mode="r")
+        R = np.where(np.diag(R)[:, None] < 0, -R, R)  # positive diagonal: a unique R
+        A_inv = R / np.sqrt(Z.shape[0])
+    else:
+        A_inv = np.zeros((0, 0))
+    _, vc = column_scales(model)
+    return RandomEffectsBasis(A_inv=A_inv, vc_scale=vc)
+
+
+def conditioned_parameters(result):
+    """The variance parameters of a fit in its :class:`RandomEffectsBasis` (Ψ̃, τ̃², σ²).
+
+    A fit by the engine carries them as optimised (Ψ = AΨ̃Aᵀ loses digits when A is badly
+    conditioned, e.g. a slope on calendar years); for other fits they are computed from the
+    reported Ψ and τ².
+
+    Examples
+    --------
+    >>> import numpy as np, pandas as pd, statsmodels.formula.api as smf
+    >>> from lmmhelpers import fit_mixedlm
+    >>> rng = np.random.default_rng(11)
+    >>> g, t = np.repeat(np.arange(15), 8), np.tile(np.arange(8.0), 15)
+    >>> y = rng.normal(size=15)[g] + (0.3 + 0.5 * rng.normal(size=15)[g]) * t
+    >>> df = pd.DataFrame({"g": g, "t": t, "y": y + rng.normal(size=120)})
+    >>> psi = [conditioned_parameters(fit_mixedlm(smf.mixedlm(
+    ...     "y ~ t", df.assign(t=c + s * df.t), groups="g", re_formula="~t"))).cov_re
+    ...     for c, s in ((0, 1), (2000, 1), (1e5, 1e-3))]
+    >>> bool(np.allclose(psi[0], psi[1], rtol=1e-4) and np.allclose(psi[0], psi[2], rtol=1e-4))
+    True
+    """
+    bare = _statsmodels.unwrap(result)
+    stored = getattr(bare, CONDITIONED_ATTR, None)
+    if stored is not None:
+        return stored
+    return random_effects_basis(bare.model).to_conditioned(VarianceParameters.from_result(bare))
+
+
+#: Attribute of a result holding its variance parameters in the conditioned basis.
+CONDITIONED_ATTR = "_lmmhelpers_conditioned"
 
 
 @dataclass(frozen=True)
@@ -261,8 +400,9 @@ class VarianceParameters:
 
 def is_boundary(result, tol=BOUNDARY_TOL):
     """Whether a MixedLM fit is singular: some θ below ``tol`` (lme4's ``isSingular``), with θ
-    measured in units where each random-effect column has RMS 1 (:func:`column_scales`), so
-    that the verdict does not depend on the units of y or of a covariate.
+    the relative Cholesky factor in the conditioned basis of the random effects
+    (:class:`RandomEffectsBasis`: orthogonal random-effect columns of RMS 1), so that the
+    verdict does not depend on the units of y, nor on the units or origin of a covariate.
 
     Parameters
     ----------
@@ -287,5 +427,4 @@ def is_boundary(result, tol=BOUNDARY_TOL):
     >>> is_boundary(result)
     True
     """
-    bare = _statsmodels.unwrap(result)
-    return VarianceParameters.from_result(bare).on_boundary(tol, column_scales(bare.model))
+    return conditioned_parameters(result).on_boundary(tol)

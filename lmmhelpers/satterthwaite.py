@@ -31,6 +31,14 @@ from the linear parameters γ of :mod:`lmmhelpers.covariance` through the chain 
 with H_γ = 2 × the observed REML information. lmerTest differentiates numerically; we use the
 analytic derivatives.
 
+**The random-effects basis.** φ's θ is the relative Cholesky factor in the conditioned basis
+of the random effects (:class:`lmmhelpers.parameters.RandomEffectsBasis`: orthogonal
+random-effect columns of RMS 1). For random intercepts and variance components it is lme4's θ
+up to a constant factor per coordinate, which changes no df; for a random slope it is lme4's θ
+of the model with the covariate centred at its mean. At an interior optimum this changes
+nothing (the df do not depend on the parameterisation); at a boundary it makes the df of a
+random-slope model independent of the covariate's origin, which lmerTest's are not.
+
 **Units.** lmerTest's cut-off 1e-8 is absolute, while H's σ entry scales as 1/σ²: fitted to
 ``y * 1e6`` a perfectly determined σ direction falls under it and the df change. Here H is
 first scaled to unit diagonal (S H S, S = diag(H_kk^-½)), which changes no result when nothing
@@ -45,7 +53,7 @@ import warnings
 
 import numpy as np
 
-from lmmhelpers.kenward_roger import W_matrix  # W = I_E⁻¹, shared with Kenward-Roger
+from lmmhelpers.kenward_roger import W_matrix_conditioned  # W̃ = Ĩ_E⁻¹, shared with KR
 
 #: lmerTest's tolerance for the eigenvalues of the deviance Hessian (``as_lmerModLmerTest``),
 #: applied here to the Hessian scaled to unit diagonal.
@@ -105,9 +113,12 @@ def varpar_derivatives(params):
 def vcov_varpar(cs):
     """A = 2H⁺, the asymptotic covariance of φ = (θ, σ), and the Jacobian J = ∂γ/∂φ.
 
-    H is the Hessian of the REML deviance in φ; the pseudo-inverse keeps the eigenvalues of H
-    scaled to unit diagonal above :data:`HESSIAN_TOL` (lmerTest's rule, made scale-free) and
-    warns with :class:`HessianWarning` when it drops one. Computed once per structure.
+    H is the Hessian of the REML deviance in φ, θ in the conditioned basis of the random
+    effects (see the module's notes); the pseudo-inverse keeps the eigenvalues of H scaled to
+    unit diagonal above :data:`HESSIAN_TOL` (lmerTest's rule, made scale-free) and warns with
+    :class:`HessianWarning` when it drops one. γ are the original linear parameters (Ψ's
+    lower triangle, τ², σ²), so ``g = lᵀ(∂Φ/∂γ)l @ J`` (with ``cs.dPhi()``) is ∂(lᵀΦl)/∂φ.
+    Computed once per structure.
 
     Parameters
     ----------
@@ -118,7 +129,7 @@ def vcov_varpar(cs):
     A : ndarray, shape (R, R)
     J : ndarray, shape (R, R)
     """
-    A, J, dropped = cs.cached("satterthwaite.A", _vcov_varpar)
+    A, J_c, dropped = cs.cached("satterthwaite.A", _vcov_varpar)
     if dropped:
         warnings.warn(
             f"Satterthwaite: the REML deviance Hessian has {dropped} eigenvalue(s) close to "
@@ -128,16 +139,17 @@ def vcov_varpar(cs):
             HessianWarning,
             stacklevel=3,
         )
-    return A, J
+    return A, np.linalg.solve(cs.gamma_map, J_c)
 
 
 def deviance_hessian(cs):
     """H, the Hessian of the REML deviance in lmerTest's φ = (θ, σ), and J = ∂γ/∂φ.
 
-    By the chain rule from the variance scale γ: H = Jᵀ(2I_O)J + Σ_r (∂dev/∂γ_r) ∂²γ_r/∂φ²,
-    with I_O the observed REML information in γ (Kuznetsova et al. 2017, section 3.1, where
-    lmerTest takes H numerically). Its eigenvalues, scaled to unit diagonal, are what
-    :func:`vcov_varpar` compares with :data:`HESSIAN_TOL`.
+    By the chain rule from the variance scale: H = J̃ᵀ(2Ĩ_O)J̃ + Σ_r (∂dev/∂γ̃_r) ∂²γ̃_r/∂φ²,
+    with Ĩ_O the observed REML information in the conditioned γ̃ and J̃ = ∂γ̃/∂φ
+    (Kuznetsova et al. 2017, section 3.1, where lmerTest takes H numerically); θ is in the
+    conditioned basis of the random effects (see the module's notes). Its eigenvalues, scaled
+    to unit diagonal, are what :func:`vcov_varpar` compares with :data:`HESSIAN_TOL`.
 
     Parameters
     ----------
@@ -147,15 +159,21 @@ def deviance_hessian(cs):
     -------
     H : ndarray, shape (R, R)
     J : ndarray, shape (R, R)
+        ∂γ/∂φ, γ the original linear parameters (Ψ's lower triangle, τ², σ²).
     """
-    J, T = varpar_derivatives(cs.params)
-    H = J.T @ (2 * cs.observed_information) @ J
-    H += np.tensordot(cs.deviance_gradient, T, axes=1)
+    H, J_c = _deviance_hessian_c(cs)
+    return H, np.linalg.solve(cs.gamma_map, J_c)
+
+
+def _deviance_hessian_c(cs):
+    J, T = varpar_derivatives(cs.params_c)
+    H = J.T @ (2 * cs.observed_information_c) @ J
+    H += np.tensordot(cs.deviance_gradient_c, T, axes=1)
     return (H + H.T) / 2, J
 
 
 def _vcov_varpar(cs):
-    H, J = deviance_hessian(cs)
+    H, J = _deviance_hessian_c(cs)
     diag = np.abs(np.diag(H))
     scale = np.where(diag > 0, 1 / np.sqrt(np.where(diag > 0, diag, 1.0)), 1.0)
     evals, evecs = np.linalg.eigh(scale[:, None] * H * scale[None, :])
@@ -167,10 +185,11 @@ def _vcov_varpar(cs):
 
 def _gradients(cs, L):
     """g_m = ∂(l_mᵀΦl_m)/∂φ for each row of L; shape (rows, R)."""
-    A, J = vcov_varpar(cs)
-    Lc = cs.conditioned(L)  # lᵀ(∂Φ/∂γ)l = l̃ᵀ(∂Φ̃/∂γ)l̃, without the cancellation
+    A, _ = vcov_varpar(cs)  # warns once per call when directions were dropped
+    _, J_c, _ = cs.cached("satterthwaite.A", _vcov_varpar)
+    Lc = cs.conditioned(L)  # lᵀ(∂Φ/∂γ̃)l = l̃ᵀ(∂Φ̃/∂γ̃)l̃, without the cancellation
     g_gamma = np.einsum("ma,rab,mb->mr", Lc, cs.dPhi_c(), Lc)
-    return g_gamma @ J, A
+    return g_gamma @ J_c, A
 
 
 def satterthwaite_df(cs, l):
@@ -240,7 +259,7 @@ def satterthwaite_df_expected(cs, l):
     lc = cs.conditioned(np.asarray(l, dtype=float).reshape(-1))
     g = np.einsum("a,rab,b->r", lc, cs.dPhi_c(), lc)
     v = float(lc @ cs.Phi_c @ lc)
-    return 2 * v**2 / float(g @ W_matrix(cs) @ g)
+    return 2 * v**2 / float(g @ W_matrix_conditioned(cs) @ g)
 
 
 def f_statistic(cs, L, rhs=None):

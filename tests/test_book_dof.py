@@ -62,3 +62,35 @@ def test_r_validation_is_within_the_packages_tolerances_on_the_few_group_cases()
     assert v.loc[v["case"] == "few_groups_boundary", "singular"].all()
     with pytest.raises(ValueError):
         book.r_validation(["no_such_case"])
+
+
+def test_paired_rejections_counts_discordant_data_sets_and_gives_the_exact_mcnemar_p():
+    from scipy import stats
+
+    rng = np.random.default_rng(0)
+    a = rng.uniform(size=500)
+    b = np.where(rng.uniform(size=500) < 0.8, a, rng.uniform(size=500))
+    r = book.paired_rejections(a, b)
+    ra, rb = a < 0.05, b < 0.05
+    assert (r.a_only, r.b_only, r.both, r.n) == (
+        (ra & ~rb).sum(), (~ra & rb).sum(), (ra & rb).sum(), 500)
+    assert r.p_value == pytest.approx(stats.binomtest(r.a_only, r.a_only + r.b_only).pvalue)
+    # swapping the tests swaps the counts and keeps the two-sided p
+    s = book.paired_rejections(b, a)
+    assert (s.a_only, s.b_only, s.p_value) == (r.b_only, r.a_only, pytest.approx(r.p_value))
+    # no discordant data set: nothing to test
+    assert book.paired_rejections([0.01, 0.5], [0.02, 0.6]).p_value == 1.0
+    # missing p-values are left out; Series are aligned by index
+    assert book.paired_rejections([0.01, np.nan], [0.5, 0.01]).n == 1
+    import pandas as pd
+
+    x, y = pd.Series([0.01, 0.5], index=[1, 2]), pd.Series([0.5, 0.5], index=[2, 1])
+    assert book.paired_rejections(x, y).a_only == 1
+    with pytest.raises(ValueError, match="aligned"):
+        book.paired_rejections([0.1, 0.2], [0.1])
+
+
+def test_rate_text_is_one_string_and_refuses_a_rate_outside_its_interval():
+    assert book.rate_text(0.0616, 0.0518, 0.0729) == "0.062 (0.052\u20130.073)"
+    with pytest.raises(ValueError, match="interval"):
+        book.rate_text(0.2, 0.05, 0.1)

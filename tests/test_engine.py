@@ -46,6 +46,15 @@ def statsmodels_deviance(model, theta, reml):
 # The criterion
 
 
+def _conditioned_theta(crit, theta):
+    """lme4's θ (in the model's own random-effect columns) as the criterion's θ̃."""
+    from lmmhelpers.parameters import VarianceParameters, theta_of
+
+    Lam, theta_vc = unpack_theta(theta, crit.k_re)
+    vp = crit.basis.to_conditioned(VarianceParameters(Lam @ Lam.T, theta_vc**2, 1.0))
+    return theta_of(vp.cov_re, vp.vcomp)
+
+
 @pytest.mark.parametrize("case", FIXTURE_CASES)
 @pytest.mark.parametrize("reml", [True, False])
 def test_criterion_equals_statsmodels_loglike(case, reml):
@@ -57,7 +66,8 @@ def test_criterion_equals_statsmodels_loglike(case, reml):
             np.isfinite(crit.lower), 1.0, rng.choice([-1.0, 1.0], size=crit.n_theta)
         )
         expected = statsmodels_deviance(model, theta, reml)
-        assert crit.deviance(theta, reml) == pytest.approx(expected, rel=1e-10, abs=1e-9)
+        got = crit.deviance(_conditioned_theta(crit, theta), reml)
+        assert got == pytest.approx(expected, rel=1e-10, abs=1e-9)
 
 
 def test_criterion_kinds():
@@ -70,7 +80,7 @@ def test_solution_is_gls_and_sigma2():
     _, _, model = load("sleepstudy_slopes")
     crit = criterion_for(model)
     theta = np.array([0.9, 0.02, 0.25])
-    _, beta, sigma2, _ = crit.solve(theta)
+    _, beta, sigma2, _ = crit.solve(_conditioned_theta(crit, theta))
     work = prepared_copy(model, True)
     Lam, _ = unpack_theta(theta, 2)
     fe, _ = work.get_fe_params(Lam @ Lam.T, np.zeros(0))
@@ -334,7 +344,7 @@ def test_random_designs_against_statsmodels(kind):
         assert crit.q > 8  # the batched-LAPACK branch of the nested criterion
     theta = np.random.default_rng(1).uniform(0.2, 1.5, size=crit.n_theta)
     for reml in (True, False):
-        assert crit.deviance(theta, reml) == pytest.approx(
+        assert crit.deviance(_conditioned_theta(crit, theta), reml) == pytest.approx(
             statsmodels_deviance(model, theta, reml), rel=1e-10)
     result = fit_mixedlm(model)
     assert result.converged
@@ -358,17 +368,21 @@ def test_refits_from_one_result_in_threads_agree_with_serial_ones():
 
 
 def test_boundary_answer_is_checked_by_a_second_start():
-    """Two local optima on different faces (intercept variance 0 / slope variance 0)."""
+    """Two local optima on different faces of lme4's θ (intercept variance 0 / slope variance
+    0); the engine's conditioned θ̃ (Days centred) does not stop on the worse one."""
     _, data, _ = load("sleepstudy_slopes")
     rng = np.random.default_rng(7)
     y = data["Reaction"].to_numpy() + rng.normal(scale=data["Reaction"].std(), size=len(data))
     model = smf.mixedlm("Reaction ~ Days", data.assign(Reaction=y), groups="Subject",
                         re_formula="1 + Days")
     crit = criterion_for(model)
-    # the worse optimum exists: θ₁₁ = 0 with a slope variance, 3.05 above the best one
+    # the worse optimum exists in lme4's θ: θ₁₁ = 0 with a slope variance, 3.05 above the best
     from lmmhelpers.engine.optimize import _bobyqa
 
-    worse = _bobyqa(crit.deviance, np.array([0.0, -0.1257, 0.0237]), crit.lower)[1]
+    def lme4_deviance(theta):
+        return crit.deviance(_conditioned_theta(crit, theta))
+
+    worse = _bobyqa(lme4_deviance, np.array([0.0, -0.1257, 0.0237]), crit.lower)[1]
     result = fit_mixedlm(model)
     assert -2 * result.llf < worse - 3.0
     with warnings.catch_warnings():

@@ -79,11 +79,14 @@ from lmmhelpers.book.null_pvalues import (
 )
 from lmmhelpers.book.pages import (
     ClaimError,
+    PairedComparison,
     best_time,
     claim,
     glue_value,
     glue_values,
+    paired_rejections,
     plain,
+    rate_text,
     time_corrections,
 )
 from lmmhelpers.book.planning import (
@@ -171,7 +174,10 @@ __all__ = [
     "selected_tests",
     "split_model",
     "ClaimError",
+    "PairedComparison",
     "claim",
+    "paired_rejections",
+    "rate_text",
     "CROSSED_SLOPE_VC",
     "CROSSED_VC",
     "DIETOX_FORMULA",

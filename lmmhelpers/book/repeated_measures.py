@@ -457,7 +457,7 @@ def satterthwaite_two_ways(result, L):
     d = np.sqrt(np.abs(np.diag(H)))
     d = np.where(d > 0, d, 1.0)
     lc = cs.conditioned(l)
-    g_gamma = np.einsum("a,rab,b->r", lc, cs.dPhi_c(), lc)
+    g_gamma = np.einsum("a,rab,b->r", lc, cs.dPhi_c(), lc) @ cs.gamma_map  # in γ, not γ̃
     return {
         "nu_lmertest": float(satterthwaite_df(cs, l)),
         "nu_variance_expected": float(satterthwaite_df_expected(cs, l)),

@@ -34,6 +34,8 @@ import math
 
 import numpy as np
 
+from lmmhelpers._model_checks import EXACT_FIT_TOL, exact_fit_error
+
 #: Relative tolerance on the diagonal of R₀ (X = QR₀) below which X is rank deficient.
 RANK_TOL = 1e-10
 
@@ -72,8 +74,8 @@ class FixedEffectsDesign:
         s = float(np.sqrt(np.mean(resid**2)))
         if not np.isfinite(s):
             raise ValueError("the response has non-finite values")
-        if s == 0.0:
-            s = 1.0  # y lies in the column space of X: nothing to scale
+        if s <= EXACT_FIT_TOL * float(np.sqrt(np.mean(y**2))):
+            raise exact_fit_error(y)  # y lies in the column space of X: no variance left
         return resid / s, s, b0
 
 

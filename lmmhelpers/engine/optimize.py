@@ -24,6 +24,11 @@ GRAD_TOL = 2e-3
 FD_STEP = 1e-4
 #: θ below this (on a bounded coordinate) are tried at exactly 0 after the optimizer.
 SNAP = 1e-3
+#: Bounded θ below this (but above SNAP) are checked against the best point of the face where
+#: they are exactly 0: near a boundary optimum the criterion is flat in them (1e-7 over
+#: θ ∈ [0, 0.02] is common) and BOBYQA may stop anywhere on that slope, so that equivalent
+#: data (a covariate in other units) would get different boundary verdicts.
+FACE_PROBE = 0.05
 #: NLopt's stopping rules: absolute change of the criterion and relative change of θ.
 #: lme4's ftol_abs 1e-8 saves ~15% of the evaluations but leaves θ̂ ~2e-5 (relative) apart
 #: between y and 1e6·y (rounding changes the path); 1e-10 keeps them within 1e-5.
@@ -151,10 +156,14 @@ def minimize_theta(f, theta0, lower, *, maxeval=MAXEVAL, snap=True):
 
     The probe sets every bounded θ below ``SNAP`` to exactly its bound and keeps that point
     when the criterion is no worse (lme4's BOBYQA lands exactly on θ = 0; an interior method
-    stops where the criterion is flat in θ, near but not at 0).
+    stops where the criterion is flat in θ, near but not at 0). Then the face where every
+    bounded θ below ``FACE_PROBE`` is at its bound is optimised in the other coordinates, and
+    its best point is kept when it is no worse (:func:`_face_probe`).
     """
     theta0 = np.asarray(theta0, dtype=float)
     lower = np.asarray(lower, dtype=float)
+    if not np.all(np.isfinite(theta0)) or np.any(theta0 < lower):
+        raise ValueError(f"the start θ must be finite and within its bounds, got {theta0}")
     if len(theta0) == 1:
         theta, value, n = _scalar(f, theta0, maxeval)
     else:
@@ -176,7 +185,51 @@ def minimize_theta(f, theta0, lower, *, maxeval=MAXEVAL, snap=True):
                 n += m
                 if f_pol < value:
                     theta, value = polished, f_pol
+    if snap and len(theta0) > 1:
+        theta, value, m = _face_probe(f, theta, value, lower, maxeval)
+        n += m
     return theta, value, n
+
+
+def _face_probe(f, theta, value, lower, maxeval):
+    """The best point of the faces {θ_j = bound} for each bounded θ_j < FACE_PROBE (one at a
+    time, then all of them), the other coordinates re-optimised, when it is no worse than
+    ``theta``; else ``theta``."""
+    near = np.flatnonzero(np.isfinite(lower) & (theta > lower) & (theta - lower < FACE_PROBE))
+    faces = [[j] for j in near] + ([list(near)] if near.size > 1 else [])
+    n = 0
+    best, f_best = theta, value
+    for face in faces:
+        point, f_face, m = _on_face(f, theta, lower, face, maxeval)
+        n += m
+        if point is not None and f_face <= f_best:
+            best, f_best = point, f_face
+    return best, f_best, n
+
+
+def _on_face(f, theta, lower, face, maxeval):
+    """(θ on the face, f there, evaluations): θ_j = lower_j for j in ``face``, the others
+    optimised from ``theta``; (None, inf, 0) when the face cannot be optimised here."""
+    fixed = theta.copy()
+    fixed[face] = lower[face]
+    free = np.setdiff1d(np.arange(len(theta)), face)
+
+    def g(x):
+        point = fixed.copy()
+        point[free] = x
+        return f(point)
+
+    if free.size == 0:
+        return fixed, g(np.zeros(0)), 1
+    if free.size == 1:
+        if lower[free[0]] != 0.0:
+            return None, np.inf, 0
+        x, f_face, m = _scalar(g, theta[free], maxeval)
+    else:
+        x, f_face, m = _bobyqa(g, theta[free], lower[free], maxeval)
+    point = fixed.copy()
+    point[free] = x
+    return point, f_face, m
 
 
 def check_convergence(f, theta, lower, tol=GRAD_TOL, step=FD_STEP, f0=None):
