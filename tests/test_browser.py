@@ -258,6 +258,13 @@ def test_page_in_headless_chromium(browser, site, page_name: str):
         no_alt = [image["src"] for image in images if not image["alt"]]
         assert not no_alt, f"images without alt text: {no_alt}"
 
+        # Glued numbers are plain text in a sentence, not bold (myst-nb's default).
+        bold = page.evaluate(
+            "() => [...document.querySelectorAll('p span.pasted-text')]"
+            ".filter(s => Number(getComputedStyle(s).fontWeight) >= 600).length"
+        )
+        assert bold == 0, f"{bold} glued numbers in paragraphs of {page_name} render bold"
+
         links = page.evaluate(_SIDEBAR)
         if page_name not in ("index",) and TOC_PAGES:
             reached = {urldefrag(link["href"]).url for link in links if link["visible"]}
