@@ -32,6 +32,7 @@ from lmmhelpers.study import (
     save_study,
 )
 from lmmhelpers.summaries import (
+    TooFewUsableDraws,
     clopper_pearson_interval,
     interval_coverage,
     power,
@@ -45,6 +46,7 @@ __all__ = [
     "__version__",
     "bootstrap_test",
     "calibrate",
+    "TooFewUsableDraws",
     "draw_response",
     "power_curve",
     "power_curve_plot",

@@ -22,12 +22,20 @@ import warnings
 
 import numpy as np
 import pandas as pd
+import scipy.sparse as sp
 from scipy import stats
 
 from lmmhelpers import _statsmodels
-from lmmhelpers._validation import check_int, check_n_jobs, check_seed
+from lmmhelpers._validation import (
+    check_int,
+    check_n_jobs,
+    check_seed,
+    check_share,
+    require_refittable,
+)
 from lmmhelpers.draws import draw_response
 from lmmhelpers.study._rows import make_row
+from lmmhelpers.summaries import TooFewUsableDraws
 
 __all__ = ["bootstrap_test"]
 
@@ -51,7 +59,51 @@ def _in_span(A, B):
     return bool(np.linalg.norm(resid) <= 1e-8 * max(np.linalg.norm(A), 1.0))
 
 
+def _vc_matrix(model, j, i):
+    mat = model.exog_vc.mats[j][i]
+    return sp.csc_matrix(mat) if sp.issparse(mat) else sp.csc_matrix(np.asarray(mat, float))
+
+
+def _same_covariance(A, B):
+    """Whether AAᵀ = BBᵀ (the same covariance pattern), from small products only.
+
+    ‖AAᵀ − BBᵀ‖²_F = ‖AᵀA‖²_F − 2‖BᵀA‖²_F + ‖BᵀB‖²_F: no n × n matrix is formed.
+    """
+    def sq(M):
+        M = M.toarray() if sp.issparse(M) else np.asarray(M)
+        return float(np.sum(M * M))
+
+    aa, ab, bb = sq(A.T @ A), sq(B.T @ A), sq(B.T @ B)
+    return abs(aa - 2 * ab + bb) <= 1e-10 * max(aa + bb, 1e-300)
+
+
+def _vc_match(mf, mr):
+    """For each variance component of ``mr``, the component of ``mf`` with the same design.
+
+    Two components are the same when, in every group, their designs give the same
+    covariance pattern ZZᵀ (the same columns up to order and labels): so a component is
+    matched by its design, not by its name. None marks a component without a match.
+    """
+    n_groups = len(mf.group_labels)
+    match = []
+    for j in range(len(mr.exog_vc.names)):
+        found = None
+        for k in range(len(mf.exog_vc.names)):
+            if all(_same_covariance(_vc_matrix(mr, j, i), _vc_matrix(mf, k, i))
+                   for i in range(n_groups)):
+                found = k
+                break
+        match.append(found)
+    return match
+
+
 def _check_nested(full, reduced):
+    """The difference in parameters of two nested fits, after checking that they are nested.
+
+    Nesting is decided by the designs: the reduced fixed-effect and re_formula columns lie in
+    the span of the full model's, and every variance component of the reduced model has the
+    design of one of the full model's (whatever either is named).
+    """
     mf, mr = full.model, reduced.model
     if mf.nobs != mr.nobs or not np.allclose(mf.endog, mr.endog, rtol=1e-12, atol=0):
         raise ValueError("full and reduced must be fitted to the same data (the same response "
@@ -63,15 +115,26 @@ def _check_nested(full, reduced):
     X_f, X_r = np.asarray(mf.exog, float), np.asarray(mr.exog, float)
     Z_f = np.asarray(mf.exog_re, float) if mf.k_re else np.zeros((mf.nobs, 0))
     Z_r = np.asarray(mr.exog_re, float) if mr.k_re else np.zeros((mr.nobs, 0))
-    nested = (_in_span(X_r, X_f) and _in_span(Z_r, Z_f)
-              and set(mr.exog_vc.names) <= set(mf.exog_vc.names))
+    reasons = []
+    if not _in_span(X_r, X_f):
+        reasons.append("a fixed-effect column of reduced is not in the span of full's")
+    if not _in_span(Z_r, Z_f):
+        reasons.append("a random-effect (re_formula) column of reduced is not in the span "
+                       "of full's")
+    unmatched = [name for name, k in zip(mr.exog_vc.names, _vc_match(mf, mr), strict=True)
+                 if k is None]
+    if unmatched:
+        reasons.append(f"reduced's variance component(s) {unmatched} have no component of "
+                       "the same design in full")
     df = _n_params(full) - _n_params(reduced)
-    if not nested or df < 1:
+    if not reasons and df < 1:
+        reasons.append(f"full has no more parameters than reduced ({_n_params(full)} "
+                       f"against {_n_params(reduced)})")
+    if reasons:
         raise ValueError(
-            "reduced must be nested in full: its fixed-effect columns and random-effect "
-            "columns in the span of full's, its variance components among full's, and fewer "
-            f"parameters (full has {_n_params(full)}, reduced {_n_params(reduced)}). "
-            "Pass the larger model as full."
+            "reduced must be nested in full (decided by the designs, not by names): "
+            + "; ".join(reasons) + ". Pass the larger model as full, with the same data and "
+            "groups."
         )
     return df
 
@@ -119,7 +182,7 @@ class RefitLRT:
 
 
 def bootstrap_test(full, reduced, *, n_sim=1000, seed=0, n_jobs=1, progress=False,
-                   return_samples=False):
+                   return_samples=False, min_usable=0.9):
     """Parametric bootstrap likelihood-ratio test of ``reduced`` against ``full``.
 
     Parameters
@@ -140,6 +203,11 @@ def bootstrap_test(full, reduced, *, n_sim=1000, seed=0, n_jobs=1, progress=Fals
     progress : bool, default False
     return_samples : bool, default False
         Also return the per-sample table (LRT* in ``statistic``).
+    min_usable : float, default 0.9
+        The share of the ``n_sim`` samples whose two refits must succeed; below it
+        :class:`lmmhelpers.TooFewUsableDraws` is raised (with the table and the samples):
+        a p-value over the samples that happened to refit is not the bootstrap's. 0 turns
+        the check off.
 
     Returns
     -------
@@ -155,7 +223,12 @@ def bootstrap_test(full, reduced, *, n_sim=1000, seed=0, n_jobs=1, progress=Fals
     Raises
     ------
     ValueError
-        If the fits are not nested, differ in data, or did not converge.
+        If the fits are not nested (decided by the designs: column spans and variance
+        components' designs, not names), differ in data, did not converge, or cannot be
+        refitted (fits by statsmodels' optimizers, ``engine="statsmodels"``, ``methods=...``
+        or ``model.fit()``: refit them with :func:`lmmhelpers.fit_mixedlm`).
+    lmmhelpers.TooFewUsableDraws
+        If fewer than ``min_usable`` of the samples could be refitted.
 
     Examples
     --------
@@ -182,9 +255,12 @@ def bootstrap_test(full, reduced, *, n_sim=1000, seed=0, n_jobs=1, progress=Fals
     n_sim = check_int("n_sim", n_sim, minimum=1)
     seed = check_seed(seed)
     n_jobs = check_n_jobs(n_jobs)
+    min_usable = check_share("min_usable", min_usable)
     df = _check_nested(_statsmodels.unwrap(full), _statsmodels.unwrap(reduced))
     full_ml, refit_full = _as_ml(_statsmodels.unwrap(full), "full")
     reduced_ml, refit_reduced = _as_ml(_statsmodels.unwrap(reduced), "reduced")
+    for name, fit in (("full", full_ml), ("reduced", reduced_ml)):
+        require_refittable(fit, name, "bootstrap_test", reml=False)
     refitted = refit_full or refit_reduced
     if refitted:
         warnings.warn("bootstrap_test: REML fits were refitted by maximum likelihood; the "
@@ -203,4 +279,10 @@ def bootstrap_test(full, reduced, *, n_sim=1000, seed=0, n_jobs=1, progress=Fals
         "p_pbkrtest": (1 + int(np.sum(positive > lrt))) / (1 + positive.size),
         "n_sim": n_sim, "n_used": n_used, "n_failed": n_sim - n_used, "refitted_ml": refitted,
     }], columns=list(BOOTSTRAP_COLUMNS))
+    usable = pd.DataFrame({"method": ["bootstrap-lrt"], "term": ["LRT"], "n_used": [n_used]})
+    error = TooFewUsableDraws.check(usable, n_sim, min_usable, "bootstrap_test", samples,
+                                    labels=("method",))
+    if error is not None:
+        error.table = table
+        raise error
     return (table, samples) if return_samples else table
