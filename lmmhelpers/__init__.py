@@ -14,7 +14,7 @@ from lmmhelpers.draws import draw_response
 from lmmhelpers.fitting import fit_mixedlm, refit
 from lmmhelpers.parameters import is_boundary
 from lmmhelpers.plots import power_curve_plot, pvalue_histogram, pvalue_qq, rejection_curve
-from lmmhelpers.power import power_curve
+from lmmhelpers.power import PowerCurveInterrupted, power_curve
 from lmmhelpers.simulate import (
     crossed_design,
     repeated_measures_design,
@@ -49,6 +49,7 @@ __all__ = [
     "TooFewUsableDraws",
     "draw_response",
     "power_curve",
+    "PowerCurveInterrupted",
     "power_curve_plot",
     "anova_table",
     "between_within_df",
