@@ -501,6 +501,42 @@ def can_refit(result):
     return getattr(_statsmodels.unwrap(result), _ENGINE_ATTR, None) is not None
 
 
+def _new_response(model, y):
+    """``y`` as a float vector in the model's row order: a Series aligned by its index."""
+    n = len(model.endog)
+    if isinstance(y, pd.DataFrame):
+        raise TypeError("y must be a 1-D array or a pandas Series, got a DataFrame; pass one "
+                        "column, e.g. data['y']")
+    if isinstance(y, pd.Series):
+        labels = getattr(model.data, "row_labels", None)
+        if labels is None:  # a model built from arrays: rows have no labels but positions
+            labels = pd.RangeIndex(n)
+        if not y.index.is_unique:
+            raise ValueError("y is a Series whose index has repeated labels: it cannot be "
+                             "aligned with the model's rows; pass y.to_numpy() if its values "
+                             "are in the model's row order")
+        missing = pd.Index(labels).difference(y.index)
+        if len(missing):
+            raise ValueError(
+                f"y is a Series whose index does not match the model's rows: {len(missing)} "
+                f"of its {n} row labels are not in y's index (e.g. {list(missing[:3])}). "
+                "Index y like the model's data, or pass y.to_numpy() if its values are in "
+                "the model's row order")
+        y = y.reindex(labels)
+    try:
+        y = np.asarray(y, dtype=float)
+    except (TypeError, ValueError) as exc:
+        raise TypeError(f"y must be numeric, got {type(y).__name__}: {exc}") from exc
+    if y.shape != (n,):
+        raise ValueError(f"y must be a 1-D array of the model's {n} responses, got shape "
+                         f"{y.shape}" + ("; pass y.ravel() for a column vector"
+                                         if y.shape in ((n, 1), (1, n)) else ""))
+    if not np.all(np.isfinite(y)):
+        raise ValueError(f"y must be finite; it has {int(np.sum(~np.isfinite(y)))} missing "
+                         "or infinite values")
+    return y
+
+
 def refit(result, y, *, start="previous"):
     """The same model fitted to a new response, every structure reused (MixedModels.jl refit!).
 
@@ -513,8 +549,10 @@ def refit(result, y, *, start="previous"):
     ----------
     result : MixedLMResults
         A fit by :func:`fit_mixedlm` with the engine (``engine="lmmhelpers"``).
-    y : array_like, shape (n,)
-        The new response, in the row order of the model's data.
+    y : array_like, shape (n,), or pandas Series
+        The new response: an array in the row order of the model's data, or a Series,
+        aligned with the model's rows by its index (refused when its index lacks one of
+        them).
     start : {"previous", "default"}, default "previous"
         Start the optimizer at the θ of ``result`` (fewest evaluations when the new response
         resembles the old), or at lme4's default start, as :func:`fit_mixedlm` does: then the
@@ -531,9 +569,12 @@ def refit(result, y, *, start="previous"):
     Raises
     ------
     ValueError
-        If ``result`` was not fitted by the engine, ``y`` has the wrong length or
-        non-finite values, the fixed effects fit ``y`` exactly, or the residual variance is
-        zero (the fixed and random effects fit ``y`` exactly).
+        If ``result`` was not fitted by the engine, ``y`` has the wrong shape (not 1-D of
+        length n), non-finite values or an index that does not match the rows, the fixed
+        effects fit ``y`` exactly, or the residual variance is zero (the fixed and random
+        effects fit ``y`` exactly).
+    TypeError
+        If ``y`` is a DataFrame or not numeric.
 
     Examples
     --------
@@ -557,9 +598,7 @@ def refit(result, y, *, start="previous"):
         )
     if start not in ("previous", "default"):
         raise ValueError(f"start must be 'previous' or 'default', got {start!r}")
-    y = np.asarray(y, dtype=float).ravel()
-    if not np.all(np.isfinite(y)):
-        raise ValueError("y must be finite")
+    y = _new_response(bare.model, y)
     work = _statsmodels.with_response(bare.model, y)
     crit = copy.copy(state["criterion"])  # the first result's criterion keeps its response,
     crit.set_response(y)  # so refits from one result in several threads do not interfere
