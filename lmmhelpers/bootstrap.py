@@ -275,8 +275,10 @@ def bootstrap_test(full, reduced, *, n_sim=1000, seed=0, n_jobs=1, progress=Fals
     positive = used[used > 0]
     table = pd.DataFrame([{
         "LRT": lrt, "df": df, "p_chisq": float(stats.chi2.sf(lrt, df)),
-        "p_bootstrap": (1 + int(np.sum(used >= lrt))) / (1 + n_used),
-        "p_pbkrtest": (1 + int(np.sum(positive > lrt))) / (1 + positive.size),
+        # no usable sample, no bootstrap p-value (with min_usable=0): NaN, never (1+0)/(1+0)
+        "p_bootstrap": (1 + int(np.sum(used >= lrt))) / (1 + n_used) if n_used else np.nan,
+        "p_pbkrtest": ((1 + int(np.sum(positive > lrt))) / (1 + positive.size)
+                       if n_used else np.nan),
         "n_sim": n_sim, "n_used": n_used, "n_failed": n_sim - n_used, "refitted_ml": refitted,
     }], columns=list(BOOTSTRAP_COLUMNS))
     usable = pd.DataFrame({"method": ["bootstrap-lrt"], "term": ["LRT"], "n_used": [n_used]})

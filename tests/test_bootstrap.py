@@ -126,6 +126,20 @@ def test_too_few_usable_samples_fail_loudly(monkeypatch):
     assert int(out["n_used"].iloc[0]) == 20 and int(out["n_failed"].iloc[0]) == 10
 
 
+def test_no_usable_sample_gives_no_p_value_even_when_allowed(monkeypatch):
+    import lmmhelpers.fitting as fitting
+
+    _, full, reduced = _fits("fixed")
+
+    def broken(result, y, **kwargs):
+        raise np.linalg.LinAlgError("simulated failure")
+
+    monkeypatch.setattr(fitting, "refit", broken)
+    out = bootstrap_test(full, reduced, n_sim=5, seed=1, min_usable=0.0).iloc[0]
+    assert out["n_used"] == 0 and out["n_failed"] == 5
+    assert np.isnan(out["p_bootstrap"]) and np.isnan(out["p_pbkrtest"])
+
+
 def _vc_data():
     rng = np.random.default_rng(5)
     g = np.repeat(np.arange(8), 6)
