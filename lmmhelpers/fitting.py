@@ -575,8 +575,8 @@ def _new_response(model, y):
     except (TypeError, ValueError) as exc:
         raise TypeError(f"y must be numeric, got {type(y).__name__}: {exc}") from exc
     if y.shape != (n,):
-        raise ValueError(f"y must be a 1-D array of the model's {n} responses, got shape "
-                         f"{y.shape}" + ("; pass y.ravel() for a column vector"
+        raise ValueError(f"y must have {n} values, one per row of the model, as a 1-D array; "
+                         f"got shape {y.shape}" + ("; pass y.ravel() for a column vector"
                                          if y.shape in ((n, 1), (1, n)) else ""))
     if not np.all(np.isfinite(y)):
         raise ValueError(f"y must be finite; it has {int(np.sum(~np.isfinite(y)))} missing "
