@@ -43,6 +43,18 @@ BOOTSTRAP_COLUMNS = ("LRT", "df", "p_chisq", "p_bootstrap", "p_pbkrtest", "n_sim
                      "n_failed", "refitted_ml")
 
 
+#: Likelihood-ratio statistics below this are 0: two fits that meet at the boundary agree in
+#: log-likelihood only to the optimizer's precision, and whether such a statistic came out
+#: as +1e-12 or 0 must not decide pbkrtest's count of positive LRT* (nor depend on the row
+#: order). χ²₁ gives such a statistic a p-value of 0.9992.
+LRT_ZERO = 1e-6
+
+
+def _lrt(full_llf, reduced_llf):
+    lrt = 2.0 * (float(full_llf) - float(reduced_llf))
+    return lrt if lrt > LRT_ZERO else 0.0
+
+
 def _n_params(bare):
     model = bare.model
     return model.k_fe + model.k_re * (model.k_re + 1) // 2 + model.k_vc + 1
@@ -175,7 +187,7 @@ class RefitLRT:
         except Exception as exc:  # noqa: BLE001 - counted as a failed sample
             row.update(status="error", message=f"{type(exc).__name__}: {exc}")
             return [row]
-        lrt = max(2.0 * (float(f.llf) - float(r.llf)), 0.0)
+        lrt = _lrt(f.llf, r.llf)
         row.update(statistic=lrt, p_value=float(stats.chi2.sf(lrt, self.df)),
                    converged=bool(f.converged and r.converged), boundary=bool(r.boundary))
         return [row]
@@ -216,7 +228,9 @@ def bootstrap_test(full, reduced, *, n_sim=1000, seed=0, n_jobs=1, progress=Fals
         (χ²_df reference), ``p_bootstrap`` ((1 + #{LRT* ≥ LRT}) / (1 + n_used), the usual
         bootstrap p-value, Davison & Hinkley 1997, eq. 4.11), ``p_pbkrtest`` (what
         ``PBmodcomp`` 0.5.2 reports: only the samples with LRT* > 0 count, (1 + #{LRT* >
-        LRT}) / (1 + #{LRT* > 0}); with a point mass at 0, on the boundary, it is larger),
+        LRT}) / (1 + #{LRT* > 0}); with a point mass at 0, on the boundary, it is larger;
+        statistics below ``LRT_ZERO`` = 1e-6 count as 0, the precision of two fits that
+        meet at the boundary),
         ``n_sim``, ``n_used``, ``n_failed`` (samples whose refits failed: counted, not used)
         and ``refitted_ml``.
 
@@ -265,7 +279,7 @@ def bootstrap_test(full, reduced, *, n_sim=1000, seed=0, n_jobs=1, progress=Fals
     if refitted:
         warnings.warn("bootstrap_test: REML fits were refitted by maximum likelihood; the "
                       "likelihood-ratio test compares ML fits.", UserWarning, stacklevel=2)
-    lrt = max(2.0 * (float(full_ml.llf) - float(reduced_ml.llf)), 0.0)
+    lrt = _lrt(full_ml.llf, reduced_ml.llf)
     samples = run_study(ReducedDraws(reduced_ml), [RefitLRT(full_ml, reduced_ml, df)], n_sim,
                         seed, n_jobs=n_jobs, progress=progress)
     star = samples["statistic"].to_numpy(float)
