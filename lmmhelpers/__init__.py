@@ -14,7 +14,7 @@ from lmmhelpers.draws import draw_response
 from lmmhelpers.fitting import fit_mixedlm, refit
 from lmmhelpers.parameters import is_boundary
 from lmmhelpers.plots import power_curve_plot, pvalue_histogram, pvalue_qq, rejection_curve
-from lmmhelpers.power import power_curve
+from lmmhelpers.power import PowerCurveInterrupted, power_curve
 from lmmhelpers.simulate import (
     crossed_design,
     repeated_measures_design,
@@ -32,6 +32,7 @@ from lmmhelpers.study import (
     save_study,
 )
 from lmmhelpers.summaries import (
+    TooFewUsableDraws,
     clopper_pearson_interval,
     interval_coverage,
     power,
@@ -45,8 +46,10 @@ __all__ = [
     "__version__",
     "bootstrap_test",
     "calibrate",
+    "TooFewUsableDraws",
     "draw_response",
     "power_curve",
+    "PowerCurveInterrupted",
     "power_curve_plot",
     "anova_table",
     "between_within_df",

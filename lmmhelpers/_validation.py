@@ -22,7 +22,9 @@ __all__ = [
     "check_probability",
     "check_real",
     "check_seed",
+    "check_share",
     "check_str",
+    "require_refittable",
 ]
 
 #: The reference distributions of a fixed-effect test, in the order tables and studies use:
@@ -118,3 +120,54 @@ def check_n_jobs(n_jobs):
     if isinstance(n_jobs, bool) or not isinstance(n_jobs, numbers.Integral) or n_jobs == 0:
         raise ValueError(f"n_jobs must be a nonzero int or None, got {n_jobs!r}")
     return int(n_jobs)
+
+
+def check_share(name, value):
+    """A share between 0 and 1 inclusive (``min_usable``: 0 turns the check off).
+
+    Examples
+    --------
+    >>> check_share("min_usable", 0.9)
+    0.9
+    """
+    if isinstance(value, bool) or not isinstance(value, numbers.Real):
+        raise TypeError(f"{name} must be a number between 0 and 1, got {value!r}")
+    value = float(value)
+    if not 0.0 <= value <= 1.0:
+        raise ValueError(f"{name} must be a number between 0 and 1, got {value!r}")
+    return value
+
+
+def require_refittable(result, name, caller, *, reml=None):
+    """Refuse, saying what to do, a fit that :func:`lmmhelpers.refit` cannot refit.
+
+    ``caller`` refits ``result`` to every simulated response; that needs a fit by
+    :func:`lmmhelpers.fit_mixedlm`'s engine. Any other fit would fail in every draw and leave
+    a number made of nothing (a p-value of 1 over 0 draws, NaN rates).
+    """
+    from lmmhelpers import _statsmodels
+    from lmmhelpers.fitting import can_refit
+
+    bare = _statsmodels.unwrap(result)
+    if can_refit(bare):
+        return bare
+    how = f"fit_mixedlm(model{', reml=False' if reml is False else ''})"
+    history = getattr(bare, "fit_history", None)
+    engine_row = None
+    if history is not None and len(history) and history["method"].iloc[0] == "engine":
+        engine_row = str(history["error"].iloc[0])
+    if engine_row is not None:
+        raise ValueError(
+            f"{caller} cannot run on {name}: it refits the model to every simulated response "
+            "with lmmhelpers.refit, which needs fit_mixedlm's engine, and the engine does not "
+            f"support this model ({engine_row}). Simplify the random effects so that the "
+            "engine fits the model (result.fit_history's first row says why it did not)."
+        )
+    source = ("statsmodels' optimizers (engine='statsmodels', methods=... or optimizer "
+              "settings)" if history is not None else "statsmodels' MixedLM.fit, not by "
+              "lmmhelpers.fit_mixedlm")
+    raise ValueError(
+        f"{caller} refits {name} to every simulated response with lmmhelpers.refit, which "
+        f"reuses fit_mixedlm's engine, but {name} was fitted by {source}. Fit it with "
+        f"lmmhelpers.{how} (without methods= or optimizer settings) and call {caller} again."
+    )

@@ -22,17 +22,37 @@ import warnings
 
 import numpy as np
 import pandas as pd
+import scipy.sparse as sp
 from scipy import stats
 
 from lmmhelpers import _statsmodels
-from lmmhelpers._validation import check_int, check_n_jobs, check_seed
+from lmmhelpers._validation import (
+    check_int,
+    check_n_jobs,
+    check_seed,
+    check_share,
+    require_refittable,
+)
 from lmmhelpers.draws import draw_response
 from lmmhelpers.study._rows import make_row
+from lmmhelpers.summaries import TooFewUsableDraws
 
 __all__ = ["bootstrap_test"]
 
 BOOTSTRAP_COLUMNS = ("LRT", "df", "p_chisq", "p_bootstrap", "p_pbkrtest", "n_sim", "n_used",
                      "n_failed", "refitted_ml")
+
+
+#: Likelihood-ratio statistics below this are 0: two fits that meet at the boundary agree in
+#: log-likelihood only to the optimizer's precision, and whether such a statistic came out
+#: as +1e-12 or 0 must not decide pbkrtest's count of positive LRT* (nor depend on the row
+#: order). χ²₁ gives such a statistic a p-value of 0.9992.
+LRT_ZERO = 1e-6
+
+
+def _lrt(full_llf, reduced_llf):
+    lrt = 2.0 * (float(full_llf) - float(reduced_llf))
+    return lrt if lrt > LRT_ZERO else 0.0
 
 
 def _n_params(bare):
@@ -51,7 +71,51 @@ def _in_span(A, B):
     return bool(np.linalg.norm(resid) <= 1e-8 * max(np.linalg.norm(A), 1.0))
 
 
+def _vc_matrix(model, j, i):
+    mat = model.exog_vc.mats[j][i]
+    return sp.csc_matrix(mat) if sp.issparse(mat) else sp.csc_matrix(np.asarray(mat, float))
+
+
+def _same_covariance(A, B):
+    """Whether AAᵀ = BBᵀ (the same covariance pattern), from small products only.
+
+    ‖AAᵀ − BBᵀ‖²_F = ‖AᵀA‖²_F − 2‖BᵀA‖²_F + ‖BᵀB‖²_F: no n × n matrix is formed.
+    """
+    def sq(M):
+        M = M.toarray() if sp.issparse(M) else np.asarray(M)
+        return float(np.sum(M * M))
+
+    aa, ab, bb = sq(A.T @ A), sq(B.T @ A), sq(B.T @ B)
+    return abs(aa - 2 * ab + bb) <= 1e-10 * max(aa + bb, 1e-300)
+
+
+def _vc_match(mf, mr):
+    """For each variance component of ``mr``, the component of ``mf`` with the same design.
+
+    Two components are the same when, in every group, their designs give the same
+    covariance pattern ZZᵀ (the same columns up to order and labels): so a component is
+    matched by its design, not by its name. None marks a component without a match.
+    """
+    n_groups = len(mf.group_labels)
+    match = []
+    for j in range(len(mr.exog_vc.names)):
+        found = None
+        for k in range(len(mf.exog_vc.names)):
+            if all(_same_covariance(_vc_matrix(mr, j, i), _vc_matrix(mf, k, i))
+                   for i in range(n_groups)):
+                found = k
+                break
+        match.append(found)
+    return match
+
+
 def _check_nested(full, reduced):
+    """The difference in parameters of two nested fits, after checking that they are nested.
+
+    Nesting is decided by the designs: the reduced fixed-effect and re_formula columns lie in
+    the span of the full model's, and every variance component of the reduced model has the
+    design of one of the full model's (whatever either is named).
+    """
     mf, mr = full.model, reduced.model
     if mf.nobs != mr.nobs or not np.allclose(mf.endog, mr.endog, rtol=1e-12, atol=0):
         raise ValueError("full and reduced must be fitted to the same data (the same response "
@@ -63,15 +127,26 @@ def _check_nested(full, reduced):
     X_f, X_r = np.asarray(mf.exog, float), np.asarray(mr.exog, float)
     Z_f = np.asarray(mf.exog_re, float) if mf.k_re else np.zeros((mf.nobs, 0))
     Z_r = np.asarray(mr.exog_re, float) if mr.k_re else np.zeros((mr.nobs, 0))
-    nested = (_in_span(X_r, X_f) and _in_span(Z_r, Z_f)
-              and set(mr.exog_vc.names) <= set(mf.exog_vc.names))
+    reasons = []
+    if not _in_span(X_r, X_f):
+        reasons.append("a fixed-effect column of reduced is not in the span of full's")
+    if not _in_span(Z_r, Z_f):
+        reasons.append("a random-effect (re_formula) column of reduced is not in the span "
+                       "of full's")
+    unmatched = [name for name, k in zip(mr.exog_vc.names, _vc_match(mf, mr), strict=True)
+                 if k is None]
+    if unmatched:
+        reasons.append(f"reduced's variance component(s) {unmatched} have no component of "
+                       "the same design in full")
     df = _n_params(full) - _n_params(reduced)
-    if not nested or df < 1:
+    if not reasons and df < 1:
+        reasons.append(f"full has no more parameters than reduced ({_n_params(full)} "
+                       f"against {_n_params(reduced)})")
+    if reasons:
         raise ValueError(
-            "reduced must be nested in full: its fixed-effect columns and random-effect "
-            "columns in the span of full's, its variance components among full's, and fewer "
-            f"parameters (full has {_n_params(full)}, reduced {_n_params(reduced)}). "
-            "Pass the larger model as full."
+            "reduced must be nested in full (decided by the designs, not by names): "
+            + "; ".join(reasons) + ". Pass the larger model as full, with the same data and "
+            "groups."
         )
     return df
 
@@ -112,14 +187,14 @@ class RefitLRT:
         except Exception as exc:  # noqa: BLE001 - counted as a failed sample
             row.update(status="error", message=f"{type(exc).__name__}: {exc}")
             return [row]
-        lrt = max(2.0 * (float(f.llf) - float(r.llf)), 0.0)
+        lrt = _lrt(f.llf, r.llf)
         row.update(statistic=lrt, p_value=float(stats.chi2.sf(lrt, self.df)),
                    converged=bool(f.converged and r.converged), boundary=bool(r.boundary))
         return [row]
 
 
 def bootstrap_test(full, reduced, *, n_sim=1000, seed=0, n_jobs=1, progress=False,
-                   return_samples=False):
+                   return_samples=False, min_usable=0.9):
     """Parametric bootstrap likelihood-ratio test of ``reduced`` against ``full``.
 
     Parameters
@@ -140,6 +215,11 @@ def bootstrap_test(full, reduced, *, n_sim=1000, seed=0, n_jobs=1, progress=Fals
     progress : bool, default False
     return_samples : bool, default False
         Also return the per-sample table (LRT* in ``statistic``).
+    min_usable : float, default 0.9
+        The share of the ``n_sim`` samples whose two refits must succeed; below it
+        :class:`lmmhelpers.TooFewUsableDraws` is raised (with the table and the samples):
+        a p-value over the samples that happened to refit is not the bootstrap's. 0 turns
+        the check off.
 
     Returns
     -------
@@ -148,14 +228,21 @@ def bootstrap_test(full, reduced, *, n_sim=1000, seed=0, n_jobs=1, progress=Fals
         (χ²_df reference), ``p_bootstrap`` ((1 + #{LRT* ≥ LRT}) / (1 + n_used), the usual
         bootstrap p-value, Davison & Hinkley 1997, eq. 4.11), ``p_pbkrtest`` (what
         ``PBmodcomp`` 0.5.2 reports: only the samples with LRT* > 0 count, (1 + #{LRT* >
-        LRT}) / (1 + #{LRT* > 0}); with a point mass at 0, on the boundary, it is larger),
+        LRT}) / (1 + #{LRT* > 0}); with a point mass at 0, on the boundary, it is larger;
+        statistics below ``LRT_ZERO`` = 1e-6 count as 0, the precision of two fits that
+        meet at the boundary),
         ``n_sim``, ``n_used``, ``n_failed`` (samples whose refits failed: counted, not used)
         and ``refitted_ml``.
 
     Raises
     ------
     ValueError
-        If the fits are not nested, differ in data, or did not converge.
+        If the fits are not nested (decided by the designs: column spans and variance
+        components' designs, not names), differ in data, did not converge, or cannot be
+        refitted (fits by statsmodels' optimizers, ``engine="statsmodels"``, ``methods=...``
+        or ``model.fit()``: refit them with :func:`lmmhelpers.fit_mixedlm`).
+    lmmhelpers.TooFewUsableDraws
+        If fewer than ``min_usable`` of the samples could be refitted.
 
     Examples
     --------
@@ -182,14 +269,17 @@ def bootstrap_test(full, reduced, *, n_sim=1000, seed=0, n_jobs=1, progress=Fals
     n_sim = check_int("n_sim", n_sim, minimum=1)
     seed = check_seed(seed)
     n_jobs = check_n_jobs(n_jobs)
+    min_usable = check_share("min_usable", min_usable)
     df = _check_nested(_statsmodels.unwrap(full), _statsmodels.unwrap(reduced))
     full_ml, refit_full = _as_ml(_statsmodels.unwrap(full), "full")
     reduced_ml, refit_reduced = _as_ml(_statsmodels.unwrap(reduced), "reduced")
+    for name, fit in (("full", full_ml), ("reduced", reduced_ml)):
+        require_refittable(fit, name, "bootstrap_test", reml=False)
     refitted = refit_full or refit_reduced
     if refitted:
         warnings.warn("bootstrap_test: REML fits were refitted by maximum likelihood; the "
                       "likelihood-ratio test compares ML fits.", UserWarning, stacklevel=2)
-    lrt = max(2.0 * (float(full_ml.llf) - float(reduced_ml.llf)), 0.0)
+    lrt = _lrt(full_ml.llf, reduced_ml.llf)
     samples = run_study(ReducedDraws(reduced_ml), [RefitLRT(full_ml, reduced_ml, df)], n_sim,
                         seed, n_jobs=n_jobs, progress=progress)
     star = samples["statistic"].to_numpy(float)
@@ -199,8 +289,16 @@ def bootstrap_test(full, reduced, *, n_sim=1000, seed=0, n_jobs=1, progress=Fals
     positive = used[used > 0]
     table = pd.DataFrame([{
         "LRT": lrt, "df": df, "p_chisq": float(stats.chi2.sf(lrt, df)),
-        "p_bootstrap": (1 + int(np.sum(used >= lrt))) / (1 + n_used),
-        "p_pbkrtest": (1 + int(np.sum(positive > lrt))) / (1 + positive.size),
+        # no usable sample, no bootstrap p-value (with min_usable=0): NaN, never (1+0)/(1+0)
+        "p_bootstrap": (1 + int(np.sum(used >= lrt))) / (1 + n_used) if n_used else np.nan,
+        "p_pbkrtest": ((1 + int(np.sum(positive > lrt))) / (1 + positive.size)
+                       if n_used else np.nan),
         "n_sim": n_sim, "n_used": n_used, "n_failed": n_sim - n_used, "refitted_ml": refitted,
     }], columns=list(BOOTSTRAP_COLUMNS))
+    usable = pd.DataFrame({"method": ["bootstrap-lrt"], "term": ["LRT"], "n_used": [n_used]})
+    error = TooFewUsableDraws.check(usable, n_sim, min_usable, "bootstrap_test", samples,
+                                    labels=("method",))
+    if error is not None:
+        error.table = table
+        raise error
     return (table, samples) if return_samples else table

@@ -27,10 +27,12 @@ from lmmhelpers._validation import (
     check_n_jobs,
     check_probability,
     check_seed,
+    check_share,
+    require_refittable,
 )
 from lmmhelpers.draws import draw_response
 from lmmhelpers.study._rows import make_row
-from lmmhelpers.summaries import rejection_rate
+from lmmhelpers.summaries import TooFewUsableDraws, rejection_rate
 
 __all__ = ["NullDraws", "RefitTests", "calibrate", "calibration_summary"]
 
@@ -49,7 +51,7 @@ def _check_result(result):
     if not getattr(bare, "converged", False):
         raise ValueError("result did not converge: calibrate a converged fit "
                          "(lmmhelpers.fit_mixedlm(model) and check result.converged)")
-    return bare
+    return require_refittable(bare, "result", "calibrate")
 
 
 def _check_terms(terms, bare):
@@ -59,6 +61,10 @@ def _check_terms(terms, bare):
     elif isinstance(terms, str):
         terms = [terms]
     terms = list(terms)
+    if any(not isinstance(t, str) for t in terms):
+        raise TypeError(f"terms must be coefficient names (str) of the model {names}, "
+                        f"got {terms}")
+    terms = list(dict.fromkeys(terms))  # a term named twice is calibrated once
     unknown = [t for t in terms if t not in names]
     if unknown or not terms:
         raise ValueError(f"terms must name coefficients of the model {names}, "
@@ -114,8 +120,14 @@ class RefitTests:
         return rows
 
 
+#: Default ``min_usable`` of :func:`calibrate` and :func:`lmmhelpers.bootstrap_test`: the share
+#: of draws that must give a usable result, per term and method.
+MIN_USABLE = 0.9
+
+
 def calibrate(result, terms=None, methods=("normal", "satterthwaite", "kenward-roger"), *,
-              n_sim=1000, seed=0, n_jobs=1, alpha=0.05, progress=False, return_draws=False):
+              n_sim=1000, seed=0, n_jobs=1, alpha=0.05, progress=False, return_draws=False,
+              min_usable=MIN_USABLE):
     """Type I error of each test method on the design of a fitted model, by simulation.
 
     Parameters
@@ -124,9 +136,11 @@ def calibrate(result, terms=None, methods=("normal", "satterthwaite", "kenward-r
         A converged REML fit by :func:`lmmhelpers.fit_mixedlm` (its designs are reused by
         :func:`lmmhelpers.refit`).
     terms : str or sequence of str, optional
-        Coefficients to calibrate (default: every coefficient but the intercept).
+        Coefficients to calibrate (default: every coefficient but the intercept); a name
+        given twice is calibrated once.
     methods : sequence of {"normal", "satterthwaite", "kenward-roger"}
-        The reference distributions to compare ("normal" is statsmodels' z test).
+        The reference distributions to compare ("normal" is statsmodels' z test); a method
+        given twice (or by two aliases) is run once.
     n_sim : int, default 1000
         Number of null draws. The Wilson interval's half-width at a rate of 0.05 is about
         0.014 for 1,000 draws and 0.01 for 2,000.
@@ -142,6 +156,11 @@ def calibrate(result, terms=None, methods=("normal", "satterthwaite", "kenward-r
         A progress bar on stderr.
     return_draws : bool, default False
         Also return the per-draw table of :func:`lmmhelpers.run_study`.
+    min_usable : float, default 0.9
+        The share of the ``n_sim`` draws that must give a p-value, for every term and
+        method; below it :class:`lmmhelpers.TooFewUsableDraws` is raised (with the table and
+        the draws), because a rate over the draws that happened to succeed is a rate over a
+        subset selected by the data. 0 turns the check off.
 
     Returns
     -------
@@ -152,6 +171,15 @@ def calibrate(result, terms=None, methods=("normal", "satterthwaite", "kenward-r
         not in ``n_used``), ``n_not_converged`` and ``n_boundary`` (singular) refits.
         ``attrs["summary"]`` holds :func:`calibration_summary`'s text. With
         ``return_draws=True``, a pair (table, draws).
+
+    Raises
+    ------
+    ValueError
+        If ``result`` did not converge or cannot be refitted (a fit by statsmodels'
+        optimizers or by ``model.fit()``: refit it with :func:`lmmhelpers.fit_mixedlm`), or an
+        argument is invalid.
+    lmmhelpers.TooFewUsableDraws
+        If the share of usable draws of a term and method is below ``min_usable``.
 
     Examples
     --------
@@ -182,10 +210,15 @@ def calibrate(result, terms=None, methods=("normal", "satterthwaite", "kenward-r
     seed = check_seed(seed)
     n_jobs = check_n_jobs(n_jobs)
     alpha = check_probability("alpha", alpha)
+    min_usable = check_share("min_usable", min_usable)
     draws = run_study(NullDraws(result), [RefitTests(result, terms, methods)], n_sim, seed,
                       n_jobs=n_jobs, progress=progress)
     table = _table(draws, terms, methods, alpha)
     table.attrs["summary"] = calibration_summary(table)
+    error = TooFewUsableDraws.check(table, n_sim, min_usable, "calibrate", draws,
+                                    labels=("term", "method"))
+    if error is not None:
+        raise error
     return (table, draws) if return_draws else table
 
 

@@ -46,6 +46,7 @@ from lmmhelpers.parameters import (
 )
 
 __all__ = [
+    "SlowFitWarning",
     "fit_mixedlm",
     "refit",
     "ENGINES",
@@ -64,6 +65,47 @@ _UNSUPPORTED = ("free", "fe_pen", "cov_pen", "method", "do_cg", "full_output", "
 #: Attribute of the statsmodels result holding what :func:`refit` reuses.
 _ENGINE_ATTR = "_lmmhelpers_engine"
 _HISTORY_COLUMNS = ["method", "converged", "llf", "grad_norm", "seconds", "error"]
+
+
+class SlowFitWarning(UserWarning):
+    """A large model falls back to statsmodels' optimizers: the fit may take minutes."""
+
+
+#: Estimated floating-point operations of one statsmodels likelihood evaluation above which
+#: a fallback to statsmodels' optimizers warns (Σ over groups of n_g q_g² + q_g³, q_g the
+#: random effects of group g). Measured: a one-group crossed design of 300 × 300 levels
+#: (1,200 rows, 6e8) takes 5 s for two lbfgs iterations, 800 × 800 (1e10) 35 s; the issue's
+#: 3,100 × 3,100 design (5e11) took 188 s in all, in silence.
+SLOW_FIT_OPERATIONS = 1e8
+
+
+def _fallback_cost(model):
+    """(operations per evaluation, rows, groups, largest q_g) of statsmodels' likelihood."""
+    cost, q_max = 0.0, 0
+    for i, label in enumerate(model.group_labels):
+        n_g = len(model.row_indices[label])
+        q_g = model.k_re + sum(model.exog_vc.mats[j][i].shape[1]
+                               for j in range(len(model.exog_vc.names)))
+        cost += n_g * q_g**2 + q_g**3
+        q_max = max(q_max, q_g)
+    return cost, int(model.nobs), len(model.group_labels), q_max
+
+
+def _warn_slow_fallback(model, reason, n_attempts):
+    """Say at the start, not only in fit_history, that a large model takes the slow path."""
+    cost, n, groups, q_max = _fallback_cost(model)
+    if cost < SLOW_FIT_OPERATIONS:
+        return
+    warnings.warn(
+        f"fit_mixedlm: the engine does not support this model ({reason}), so statsmodels' "
+        f"optimizers fit it: {n:,} rows in {groups:,} group(s), up to {q_max:,} random "
+        f"effects in one group, about {cost:.1g} operations per likelihood evaluation and "
+        f"hundreds of evaluations for each of up to {n_attempts} optimizer attempts. This can "
+        "take many minutes; result.fit_history will show each attempt's time. A smaller or "
+        "nested design, or fewer crossed levels, fits with the engine.",
+        SlowFitWarning,
+        stacklevel=3,
+    )
 
 
 def _validate(model, reml, engine, methods, grad_tol, maxiter, fit_kwds):
@@ -405,6 +447,10 @@ def fit_mixedlm(
     -----
     ConvergenceWarning
         Once, when the verdict is False. The optimizers' own warnings are suppressed.
+    SlowFitWarning
+        At the start, when the engine does not support a large model (above
+        ``SLOW_FIT_OPERATIONS`` operations per likelihood evaluation) and statsmodels'
+        optimizers fit it: the warning names the design's size and the reason.
 
     Raises
     ------
@@ -459,6 +505,7 @@ def fit_mixedlm(
                 rows.append({"method": "engine", "converged": False, "llf": np.nan,
                              "grad_norm": np.nan, "seconds": time.perf_counter() - t0,
                              "error": f"not supported, statsmodels' optimizers used: {e}"})
+                _warn_slow_fallback(work, e, len(chains))
             else:
                 theta0 = _start_theta(work, crit, start_params)
                 result, row, check = _engine_fit(
@@ -501,6 +548,42 @@ def can_refit(result):
     return getattr(_statsmodels.unwrap(result), _ENGINE_ATTR, None) is not None
 
 
+def _new_response(model, y):
+    """``y`` as a float vector in the model's row order: a Series aligned by its index."""
+    n = len(model.endog)
+    if isinstance(y, pd.DataFrame):
+        raise TypeError("y must be a 1-D array or a pandas Series, got a DataFrame; pass one "
+                        "column, e.g. data['y']")
+    if isinstance(y, pd.Series):
+        labels = getattr(model.data, "row_labels", None)
+        if labels is None:  # a model built from arrays: rows have no labels but positions
+            labels = pd.RangeIndex(n)
+        if not y.index.is_unique:
+            raise ValueError("y is a Series whose index has repeated labels: it cannot be "
+                             "aligned with the model's rows; pass y.to_numpy() if its values "
+                             "are in the model's row order")
+        missing = pd.Index(labels).difference(y.index)
+        if len(missing):
+            raise ValueError(
+                f"y is a Series whose index does not match the model's rows: {len(missing)} "
+                f"of its {n} row labels are not in y's index (e.g. {list(missing[:3])}). "
+                "Index y like the model's data, or pass y.to_numpy() if its values are in "
+                "the model's row order")
+        y = y.reindex(labels)
+    try:
+        y = np.asarray(y, dtype=float)
+    except (TypeError, ValueError) as exc:
+        raise TypeError(f"y must be numeric, got {type(y).__name__}: {exc}") from exc
+    if y.shape != (n,):
+        raise ValueError(f"y must have {n} values, one per row of the model, as a 1-D array; "
+                         f"got shape {y.shape}" + ("; pass y.ravel() for a column vector"
+                                         if y.shape in ((n, 1), (1, n)) else ""))
+    if not np.all(np.isfinite(y)):
+        raise ValueError(f"y must be finite; it has {int(np.sum(~np.isfinite(y)))} missing "
+                         "or infinite values")
+    return y
+
+
 def refit(result, y, *, start="previous"):
     """The same model fitted to a new response, every structure reused (MixedModels.jl refit!).
 
@@ -513,8 +596,10 @@ def refit(result, y, *, start="previous"):
     ----------
     result : MixedLMResults
         A fit by :func:`fit_mixedlm` with the engine (``engine="lmmhelpers"``).
-    y : array_like, shape (n,)
-        The new response, in the row order of the model's data.
+    y : array_like, shape (n,), or pandas Series
+        The new response: an array in the row order of the model's data, or a Series,
+        aligned with the model's rows by its index (refused when its index lacks one of
+        them).
     start : {"previous", "default"}, default "previous"
         Start the optimizer at the θ of ``result`` (fewest evaluations when the new response
         resembles the old), or at lme4's default start, as :func:`fit_mixedlm` does: then the
@@ -531,9 +616,12 @@ def refit(result, y, *, start="previous"):
     Raises
     ------
     ValueError
-        If ``result`` was not fitted by the engine, ``y`` has the wrong length or
-        non-finite values, the fixed effects fit ``y`` exactly, or the residual variance is
-        zero (the fixed and random effects fit ``y`` exactly).
+        If ``result`` was not fitted by the engine, ``y`` has the wrong shape (not 1-D of
+        length n), non-finite values or an index that does not match the rows, the fixed
+        effects fit ``y`` exactly, or the residual variance is zero (the fixed and random
+        effects fit ``y`` exactly).
+    TypeError
+        If ``y`` is a DataFrame or not numeric.
 
     Examples
     --------
@@ -557,9 +645,7 @@ def refit(result, y, *, start="previous"):
         )
     if start not in ("previous", "default"):
         raise ValueError(f"start must be 'previous' or 'default', got {start!r}")
-    y = np.asarray(y, dtype=float).ravel()
-    if not np.all(np.isfinite(y)):
-        raise ValueError("y must be finite")
+    y = _new_response(bare.model, y)
     work = _statsmodels.with_response(bare.model, y)
     crit = copy.copy(state["criterion"])  # the first result's criterion keeps its response,
     crit.set_response(y)  # so refits from one result in several threads do not interfere

@@ -52,6 +52,7 @@ from __future__ import annotations
 import warnings
 
 import numpy as np
+import scipy.linalg
 
 from lmmhelpers.kenward_roger import W_matrix_conditioned  # W̃ = Ĩ_E⁻¹, shared with KR
 
@@ -262,31 +263,157 @@ def satterthwaite_df_expected(cs, l):
     return 2 * v**2 / float(g @ W_matrix_conditioned(cs) @ g)
 
 
-def f_statistic(cs, L, rhs=None):
+class HypothesisRankWarning(UserWarning):
+    """Rows of a hypothesis L that are combinations of earlier rows were dropped."""
+
+
+#: A row of L is dropped when the part of l_iᵀβ̂ not explained by the rows kept before it has
+#: a standard deviation below this share of its own: lmerTest's √ε cut-off, made scale-free
+#: (on the correlation scale of Lβ̂) and applied to standard deviations, which a square root
+#: of Φ gives to working precision (a repeated row comes out near 1e-16, a real direction of a
+#: raw cubic in a covariate far from 0 near 1e-6).
+RANK_TOL = 1e-8
+
+
+def independent_rows(cs, L, *, names=None, warn=True):
+    """The rows of L kept for an F test: a scale-free rank, dependent rows dropped and named.
+
+    Each row is scaled to unit variance (Var(l_iᵀβ̂) = 1), so that neither the units of a
+    covariate nor the scale of a row decide the rank. In order, a row is kept when the
+    standard deviation of its part not explained by the rows kept before it (computed from a
+    square root of Φ, so to working precision) exceeds :data:`RANK_TOL`. All-zero rows are
+    dropped too. A :class:`HypothesisRankWarning` names the dropped rows.
+
+    Parameters
+    ----------
+    cs : lmmhelpers.covariance.CovarianceStructure
+    L : ndarray, shape (q, p)
+    names : sequence of str, optional
+        Row names for the warning (default: "row 0", "row 1", ...).
+    warn : bool, default True
+
+    Returns
+    -------
+    ndarray of int
+        Indices of the rows kept, in order.
+
+    Examples
+    --------
+    >>> import numpy as np, pandas as pd, statsmodels.formula.api as smf
+    >>> from lmmhelpers import fit_mixedlm
+    >>> from lmmhelpers.covariance import structure
+    >>> rng = np.random.default_rng(0)
+    >>> g = np.repeat(np.arange(8), 6)
+    >>> df = pd.DataFrame({"g": g, "x": rng.normal(size=48), "z": 1e5 * rng.normal(size=48)})
+    >>> df["y"] = rng.normal(size=8)[g] + df["x"] + rng.normal(size=48)
+    >>> cs = structure(fit_mixedlm(smf.mixedlm("y ~ x + z", df, groups="g")))
+    >>> independent_rows(cs, [[0, 1, 0], [0, 0, 1]]).tolist()  # z's SD is 1e5: both kept
+    [0, 1]
+    >>> independent_rows(cs, [[0, 1, 0], [0, 2, 0]], warn=False).tolist()
+    [0]
+    """
+    L = np.atleast_2d(np.asarray(L, dtype=float))
+    Lc = cs.conditioned(L)
+    Phi = (cs.Phi_c + cs.Phi_c.T) / 2
+    w, V = np.linalg.eigh(Phi)  # Φ̃ = RRᵀ, R = V√w: rows of B = LR have the covariance LΦLᵀ
+    B = Lc @ (V * np.sqrt(np.clip(w, 0.0, None)))
+    norms = np.linalg.norm(B, axis=1)
+    basis, kept = [], []
+    for i in range(len(L)):
+        if not (np.any(L[i] != 0) and np.isfinite(norms[i]) and norms[i] > 0):
+            continue
+        r = B[i] / norms[i]
+        for _ in range(2):  # Gram-Schmidt twice: orthogonal to working precision
+            for u in basis:
+                r = r - (u @ r) * u
+        size = np.linalg.norm(r)
+        if size > RANK_TOL:
+            basis.append(r / size)
+            kept.append(i)
+    dropped = [i for i in range(len(L)) if i not in kept]
+    if dropped and warn:
+        label = [f"row {i}" for i in range(len(L))] if names is None else list(names)
+        which = ", ".join(str(label[i]) for i in dropped)
+        warnings.warn(
+            f"The hypothesis has {len(L)} rows but rank {len(kept)}: {which} "
+            f"{'is' if len(dropped) == 1 else 'are'} zero or a linear combination of the "
+            "rows before it (judged on the correlation scale of Lβ̂, whatever the units) and "
+            f"dropped, as lmerTest drops such directions; the test has {len(kept)} numerator "
+            "df. Remove the redundant rows to silence this warning.",
+            HypothesisRankWarning,
+            stacklevel=4,
+        )
+    return np.array(kept, dtype=int)
+
+
+def wald_f(cs, L, rhs):
+    """(Lβ̂ − rhs)ᵀ(LΦLᵀ)⁻¹(Lβ̂ − rhs)/q on the correlation scale of Lβ̂, rows independent.
+
+    With B = S L̃ R (S = diag(LΦLᵀ)^-½, Φ̃ = RRᵀ) and Bᵀ = QU, the quadratic form is
+    ‖U⁻ᵀ S(Lβ̂ − rhs)‖²: its accuracy depends on the square root of the condition number of
+    the correlation matrix, not on the units of the rows.
+    """
+    L = np.atleast_2d(np.asarray(L, dtype=float))
+    Phi = (cs.Phi_c + cs.Phi_c.T) / 2
+    w, V = np.linalg.eigh(Phi)
+    B = cs.conditioned(L) @ (V * np.sqrt(np.clip(w, 0.0, None)))
+    s = 1 / np.linalg.norm(B, axis=1)
+    U = np.linalg.qr((s[:, None] * B).T, mode="r")
+    z = scipy.linalg.solve_triangular(U.T, s * (L @ cs.beta - rhs), lower=True)
+    return float(z @ z / L.shape[0])
+
+
+def f_statistic(cs, L, rhs=None, *, names=None):
     r"""Satterthwaite's F statistic and df for Lβ = rhs, q ≥ 1 rows (lmerTest's ``contestMD``).
 
     LΦLᵀ = PDPᵀ; the rotated contrasts L̃ = PᵀL are independent with variances d_m, each with
     its own ν_m = 2d_m²/(g_mᵀAg_m). F = Σ_m (L̃_mβ̂)²/d_m / q, and with E = Σ ν_m/(ν_m − 2)
-    the denominator df is 2E/(E − q) (Fai & Cornelius 1996). As lmerTest: the rank is the
-    number of d_m > √ε·d_1; any ν_m ≤ 2 gives ν = 2; all ν_m equal give their common value.
+    the denominator df is 2E/(E − q) (Fai & Cornelius 1996). As lmerTest: any ν_m ≤ 2 gives
+    ν = 2; all ν_m equal give their common value.
+
+    **The rank, scale-free.** lmerTest keeps the d_m above √ε·d_1, which depends on the units
+    of the covariates: with x of SD 1 and z of SD 1e5 the variance of ẑ's coefficient is
+    1e-10 of x's and the joint test of both lost z's direction (1 numerator df). Here the rank
+    is decided by :func:`independent_rows` on the correlation scale of Lβ̂, which no rescaling
+    of a covariate or of a row changes; dependent rows are dropped with a
+    :class:`HypothesisRankWarning` naming them, and lmerTest's eigen-decomposition then runs
+    on the rows kept (its basis, so its df on lmerTest's fixtures), with each d_m recomputed
+    as a Rayleigh quotient (accurate however small) and F computed by :func:`wald_f`.
+
+    The denominator df of a multi-df test depend, in lmerTest as here, on the eigenbasis of
+    LΦLᵀ, which turns when rows of L have different scales: a change of units of one
+    covariate moves them slightly (0.02% in the test suite's examples), never the numerator
+    df or F.
+
+    Parameters
+    ----------
+    cs : lmmhelpers.covariance.CovarianceStructure
+    L : array_like, shape (q, p)
+    rhs : array_like, shape (q,), optional
+    names : sequence of str, optional
+        Names of L's rows, for the warning.
 
     Returns
     -------
     F : float
     num_df : int
-        The rank q of L (rows beyond it are dropped, as lmerTest does).
+        The rank q of L.
     den_df : float
     """
     L = np.atleast_2d(np.asarray(L, dtype=float))
     rhs = np.zeros(L.shape[0]) if rhs is None else np.asarray(rhs, dtype=float).reshape(-1)
-    Lc = cs.conditioned(L)
+    keep = independent_rows(cs, L, names=names)
+    if len(keep) == 0:
+        raise ValueError("the hypothesis L has no non-zero row: nothing to test")
+    Ls, rs = L[keep], rhs[keep]
+    Lc = cs.conditioned(Ls)
     d, P = np.linalg.eigh(Lc @ cs.Phi_c @ Lc.T)
     d, P = d[::-1], P[:, ::-1]
-    q = int(np.sum(d > np.sqrt(np.finfo(float).eps) * max(d[0], 0)))
-    d, P = d[:q], P[:, :q]
-    Lt = P.T @ L
-    diff = P.T @ (L @ cs.beta - rhs)
-    F = float(np.sum(diff**2 / d) / q)
+    q = len(d)
+    Lt = P.T @ Ls
+    Ltc = cs.conditioned(Lt)
+    d = np.einsum("ma,ab,mb->m", Ltc, cs.Phi_c, Ltc)  # Rayleigh quotients: accurate when tiny
+    F = wald_f(cs, Ls, rs)  # = Σ (L̃_mβ̂ − r̃_m)²/d_m / q, computed without the eigenvalues
     g, A = _gradients(cs, Lt)
     nu = 2 * d**2 / np.einsum("mr,rs,ms->m", g, A, g)
     if q == 1:

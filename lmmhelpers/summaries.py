@@ -18,6 +18,7 @@ from scipy import stats
 from lmmhelpers._validation import check_int, check_probability
 
 __all__ = [
+    "TooFewUsableDraws",
     "clopper_pearson_interval",
     "interval_coverage",
     "power",
@@ -323,3 +324,65 @@ def uniformity_test(results, by=("method", "term")):
                     "ks_statistic": stat, "ks_pvalue": pval, "mean_p": mean,
                     **_counts(frame)})
     return pd.DataFrame(out)
+
+
+class TooFewUsableDraws(RuntimeError):
+    """Fewer simulated data sets than the stated share gave a usable result.
+
+    Raised by :func:`lmmhelpers.calibrate`, :func:`lmmhelpers.bootstrap_test` and
+    :func:`lmmhelpers.power_curve` when, for some method and term, the share of draws with a
+    usable result (a p-value, a likelihood-ratio statistic) falls below their ``min_usable``:
+    a rate over the draws that happened to succeed is a rate over a subset selected by the
+    data, not a property of the method. Nothing computed is lost: ``table`` holds the
+    function's table and ``draws`` the per-draw rows (their ``message`` column says what
+    failed).
+
+    Examples
+    --------
+    >>> import pandas as pd
+    >>> table = pd.DataFrame({"method": ["z"], "term": ["x"], "n_used": [3], "n_failed": [7]})
+    >>> err = TooFewUsableDraws.check(table, n_sim=10, min_usable=0.9, what="calibrate")
+    >>> print(err)  # doctest: +ELLIPSIS
+    calibrate: too few usable draws for z, x: only 3 of 10 (30%) gave a usable result; ...
+    """
+
+    def __init__(self, message, table=None, draws=None):
+        super().__init__(message)
+        self.table = table
+        self.draws = draws
+
+    @classmethod
+    def check(cls, table, n_sim, min_usable, what, draws=None, labels=("method", "term")):
+        """The exception for the rows of ``table`` below ``min_usable``, or None.
+
+        ``table`` has ``n_used`` and the ``labels`` columns; ``draws`` (optional) the
+        per-draw rows, whose commonest error message is quoted.
+        """
+        if min_usable <= 0 or n_sim <= 0:
+            return None
+        share = table["n_used"].to_numpy(dtype=float) / n_sim
+        low = share < min_usable
+        if not low.any():
+            return None
+        columns = [c for c in labels if c in table.columns]
+        which = "; ".join(", ".join(str(r[c]) for c in columns)
+                          for _, r in table.loc[low, columns].iterrows())
+        worst = int(np.argmin(share))
+        reason = ""
+        if draws is not None and "message" in draws.columns:
+            failed = draws.loc[draws["status"] != "ok", "message"].astype(str)
+            failed = failed[failed != ""]
+            if len(failed):
+                common = failed.value_counts()
+                reason = (f" The commonest failure ({int(common.iloc[0])} rows): "
+                          f"{common.index[0]}.")
+        message = (
+            f"{what}: too few usable draws for {which}: "
+            f"{'only' if low.sum() == 1 else 'as few as'} {int(table['n_used'].iloc[worst])} "
+            f"of {n_sim} ({share[worst]:.0%}) gave a usable result; at least "
+            f"{min_usable:.0%} are required (min_usable={min_usable:g}), because a rate over "
+            f"the draws that happened to succeed is not the method's rate.{reason} Look at "
+            "the failures in this exception's .draws, simplify the model or the design, or "
+            "pass a smaller min_usable to accept the subset knowingly."
+        )
+        return cls(message, table=table, draws=draws)

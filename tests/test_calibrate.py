@@ -76,3 +76,87 @@ def test_bad_arguments_are_named():
     ml = fit_mixedlm(result.model, reml=False)
     with pytest.raises(ValueError, match="REML"):
         calibrate(ml, n_sim=5)
+
+
+# -- issue 21, class 3: a method that cannot run does not return a number -------------------
+def _model():
+    rng = np.random.default_rng(3)
+    g = np.repeat(np.arange(8), 5)
+    df = pd.DataFrame({"g": g, "trt": g % 2, "x": rng.normal(size=40)})
+    df["y"] = rng.normal(size=8)[g] + 0.3 * df["x"] + rng.normal(size=40)
+    return smf.mixedlm("y ~ trt + x", df, groups="g")
+
+
+@pytest.mark.parametrize("fit", [
+    lambda m: fit_mixedlm(m, engine="statsmodels"),
+    lambda m: fit_mixedlm(m, methods=["lbfgs"]),
+    lambda m: fit_mixedlm(m, methods="powell+lbfgs"),
+    lambda m: m.fit(),
+    lambda m: m.fit(method="lbfgs"),
+])
+def test_fits_that_cannot_be_refitted_are_refused_up_front(fit, monkeypatch):
+    import lmmhelpers.study as study
+
+    def no_study(*args, **kwargs):  # the refusal comes before any draw
+        raise AssertionError("run_study was called")
+
+    monkeypatch.setattr(study, "run_study", no_study)
+    with pytest.raises(ValueError, match=r"fit_mixedlm\(model\)"):
+        calibrate(fit(_model()), n_sim=5)
+
+
+def _flaky_refit(monkeypatch, fail_every):
+    import lmmhelpers.fitting as fitting
+
+    original, calls = fitting.refit, {"n": 0}
+
+    def flaky(result, y, **kwargs):
+        calls["n"] += 1
+        if calls["n"] % fail_every == 0:
+            raise np.linalg.LinAlgError("simulated failure")
+        return original(result, y, **kwargs)
+
+    monkeypatch.setattr(fitting, "refit", flaky)
+
+
+@pytest.mark.parametrize("fail_every, min_usable, raises", [
+    (1, 0.9, True), (2, 0.9, True), (2, 0.4, False), (5, 0.9, True), (5, 0.75, False),
+    (1, 0.0, False),
+])
+def test_too_few_usable_draws_fail_loudly(monkeypatch, fail_every, min_usable, raises):
+    from lmmhelpers import TooFewUsableDraws
+
+    result = fit_mixedlm(_model())
+    _flaky_refit(monkeypatch, fail_every)
+    n_sim = 20
+    if raises:
+        with pytest.raises(TooFewUsableDraws, match="simulated failure") as info:
+            calibrate(result, terms="trt", n_sim=n_sim, min_usable=min_usable)
+        table = info.value.table  # nothing computed is lost
+        assert (table["n_used"] + table["n_failed"] == n_sim).all()
+        assert len(info.value.draws) == n_sim * 3
+    else:
+        table = calibrate(result, terms="trt", n_sim=n_sim, min_usable=min_usable)
+        assert (table["n_used"] == n_sim - n_sim // fail_every).all()
+
+
+def test_min_usable_is_checked():
+    result = fit_mixedlm(_model())
+    for bad in (-0.1, 1.5):
+        with pytest.raises(ValueError, match="min_usable"):
+            calibrate(result, n_sim=5, min_usable=bad)
+    with pytest.raises(TypeError, match="min_usable"):
+        calibrate(result, n_sim=5, min_usable="0.9")
+
+
+@pytest.mark.parametrize("terms, methods", [
+    (["trt", "trt"], ["normal"]),
+    (["trt", "x", "trt"], ["normal", "z", "wald"]),
+    (("x", "x", "x"), ("satterthwaite", "Satterthwaite")),
+])
+def test_a_term_or_method_named_twice_counts_each_draw_once(terms, methods):
+    result = fit_mixedlm(_model())
+    table = calibrate(result, terms=terms, methods=methods, n_sim=6, seed=2)
+    assert (table["n_used"] + table["n_failed"] == 6).all()
+    assert not table.duplicated(["term", "method"]).any()
+    assert list(table["term"].drop_duplicates()) == list(dict.fromkeys(terms))

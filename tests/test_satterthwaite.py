@@ -6,9 +6,13 @@ The end-to-end comparison after our own fit is in test_tables.py.
 """
 
 import numpy as np
+import pandas as pd
 import pytest
+import statsmodels.formula.api as smf
 from reference import CASES, structure_at_lme4, to_statsmodels_L
 
+from lmmhelpers import contrast_test, fit_mixedlm
+from lmmhelpers.satterthwaite import HypothesisRankWarning
 from lmmhelpers.tables import f_test, t_test
 
 DF_RTOL = 1e-4  # lmerTest's numDeriv Hessian and Jacobian
@@ -61,7 +65,8 @@ def test_multi_df_rules():
     """q contrasts of equal ν give ν; a contrast repeated is rank-reduced by the eigen rule."""
     _, model, cs, _ = structure_at_lme4("sleepstudy_intercept")
     one = f_test(cs, np.array([[0.0, 1.0]]), ddf="satterthwaite")
-    twice = f_test(cs, np.array([[0.0, 1.0], [0.0, 2.0]]), ddf="satterthwaite")
+    with pytest.warns(HypothesisRankWarning, match="row 1"):
+        twice = f_test(cs, np.array([[0.0, 1.0], [0.0, 2.0]]), ddf="satterthwaite")
     assert twice["num_df"] == 1
     assert twice["F"] == pytest.approx(one["F"])
     assert twice["den_df"] == pytest.approx(one["den_df"])
@@ -92,3 +97,75 @@ def test_variance_scale_keeps_the_zero_variance_at_the_boundary():
     assert nu_lmertest == pytest.approx(cs.n_obs - model.k_fe, rel=1e-8)
     assert nu_expected == pytest.approx(ref["coef"][1]["df_kr"], rel=1e-6)
     assert nu_expected < nu_lmertest / 4
+
+
+# -- issue 21, class 2: the rank of a multi-df hypothesis does not depend on units ----------
+def _two_covariates(seed):
+    rng = np.random.default_rng(seed)
+    g = np.repeat(np.arange(10), rng.integers(5, 10, size=10))
+    df = pd.DataFrame({"g": g, "x": rng.normal(size=g.size), "z": rng.normal(size=g.size)})
+    df["y"] = rng.normal(size=10)[g] + 0.3 * df["x"] + 0.3 * df["z"] + rng.normal(size=g.size)
+    return df
+
+
+def _joint(df, formula, L):
+    import warnings
+
+    result = fit_mixedlm(smf.mixedlm(formula, df, groups="g"))
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", HypothesisRankWarning)  # nothing may be dropped
+        return {d: contrast_test(result, L, ddf=d).iloc[0]
+                for d in ("satterthwaite", "kenward-roger", "normal")}
+
+
+@pytest.mark.parametrize("seed", [0, 1, 2])
+def test_joint_test_keeps_every_direction_in_any_units(seed):
+    """x (SD 1) and z·s tested jointly: 2 numerator df and the same F for every s, offset."""
+    df = _two_covariates(seed)
+    L = np.array([[0.0, 1.0, 0.0], [0.0, 0.0, 1.0]])
+    base = _joint(df, "y ~ x + z", L)
+    for scale in (1e-6, 1e-3, 1e3, 1e5, 1e8):
+        for offset in (0.0, 2000.0, 1e5):
+            # offsets in z's own units (a calendar year when z counts years)
+            other = _joint(df.assign(z=(df["z"] + offset) * scale), "y ~ x + z", L)
+            for d in base:
+                assert other[d]["Num DF"] == 2, (scale, offset, d)
+                assert other[d]["F Value"] == pytest.approx(base[d]["F Value"], rel=1e-4)
+            # lmerTest's multi-df ν depends on the eigenbasis of LΦLᵀ, which turns with the
+            # units of z: a small drift, never a lost direction
+            assert other["satterthwaite"]["Den DF"] == pytest.approx(
+                base["satterthwaite"]["Den DF"], rel=2e-2)
+            assert other["satterthwaite"]["Pr > F"] == pytest.approx(
+                base["satterthwaite"]["Pr > F"], rel=2e-2)
+
+
+@pytest.mark.parametrize("offset", [0.0, 10.0, 50.0, 200.0, 500.0])
+def test_raw_polynomial_is_tested_with_all_its_df(offset):
+    """u, u², u³ of a covariate far from 0: three directions, whatever their scales."""
+    df = _two_covariates(4)
+    df["u"] = df["x"] + offset
+    L = np.eye(4)[1:]
+    out = _joint(df, "y ~ u + I(u**2) + I(u**3)", L)
+    assert {int(o["Num DF"]) for o in out.values()} == {3}
+    centred = _joint(df.assign(u=df["x"]), "y ~ u + I(u**2) + I(u**3)", L)
+    for d in out:  # the same hypothesis (the cubic's shape is not 0) in another basis
+        assert out[d]["F Value"] == pytest.approx(centred[d]["F Value"], rel=1e-3)
+
+
+def test_dependent_rows_are_dropped_with_a_warning_naming_them():
+    """A row that is a combination of earlier ones is dropped and named, in any units."""
+    _, model, cs, perm = structure_at_lme4("sleepstudy_slopes")
+    L = np.eye(model.k_fe)
+    for scale in (1e-8, 1.0, 1e8):
+        Lr = np.vstack([L, scale * (L[0] + 3 * L[1])])
+        with pytest.warns(HypothesisRankWarning, match="row 2 is zero or a linear comb"):
+            res = f_test(cs, Lr, ddf="satterthwaite")
+        plain = f_test(cs, L, ddf="satterthwaite")
+        assert res["num_df"] == 2
+        assert res["F"] == pytest.approx(plain["F"], rel=1e-9)
+        assert res["den_df"] == pytest.approx(plain["den_df"], rel=1e-9)
+    with pytest.warns(HypothesisRankWarning, match="row 0"):
+        assert f_test(cs, np.vstack([0 * L[0], L]), ddf="satterthwaite")["num_df"] == 2
+    # a tiny but real direction (a row scaled by 1e-9) is kept
+    res = f_test(cs, np.vstack([L[0], 1e-9 * L[1]]), ddf="satterthwaite")
+    assert res["num_df"] == 2

@@ -402,3 +402,113 @@ def test_dask_backend_records_the_same_failures():
             distributed.Client(cluster), joblib.parallel_config(backend="dask"):
         remote = run_study(flaky_design, analyses, n_sim=8, seed=17, progress=False, n_jobs=None)
     pd.testing.assert_frame_equal(local, remote)
+
+
+# -- issue 21, class 5: a cache that cannot be written loses nothing --------------------------
+def _no_space(path, data):
+    import errno
+
+    raise OSError(errno.ENOSPC, "No space left on device", str(path))
+
+
+def _read_only(*args, **kwargs):
+    import errno
+
+    raise PermissionError(errno.EACCES, "Permission denied", kwargs.get("dir", ""))
+
+
+@pytest.mark.parametrize("fault", ["file", "read-only", "disk-full"])
+def test_an_unwritable_cache_returns_the_results_and_stores_them_later(tmp_path, monkeypatch,
+                                                                       fault):
+    from lmmhelpers.study import StudyCacheWarning
+    from lmmhelpers.study import cache as cache_module
+    from lmmhelpers.study import runner as runner_module
+
+    whole = run_study(interruptible_design, [MEANS], n_sim=6, seed=5, progress=False)
+    directory = tmp_path / "cache"
+    if fault == "file":
+        directory.write_text("not a directory")
+    else:
+        monkeypatch.setattr(cache_module, "_atomic_write", _no_space)
+        if fault == "read-only":
+            monkeypatch.setattr(runner_module.tempfile, "mkstemp", _read_only)
+    SWITCH.calls = 0
+    with pytest.warns(StudyCacheWarning, match=f"study cache {directory} cannot be written"):
+        got = run_study(interruptible_design, [MEANS], n_sim=6, seed=5, progress=False,
+                        cache_dir=directory)
+    assert SWITCH.calls == 6
+    pd.testing.assert_frame_equal(got, whole)
+    # the cache becomes writable: the next call stores the results without recomputing them
+    monkeypatch.undo()
+    if fault == "file":
+        directory.unlink()
+    SWITCH.calls = 0
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        again = run_study(interruptible_design, [MEANS], n_sim=6, seed=5, progress=False,
+                          cache_dir=directory)
+    assert SWITCH.calls == 0
+    pd.testing.assert_frame_equal(again, whole)
+    assert len(list(directory.glob("study-*.csv.gz"))) == 1
+    SWITCH.calls = 0
+    loaded = run_study(interruptible_design, [MEANS], n_sim=6, seed=5, progress=False,
+                       cache_dir=directory)
+    assert SWITCH.calls == 0
+    pd.testing.assert_frame_equal(loaded, whole)
+
+
+def test_an_unwritable_cache_is_named_before_the_study_runs(tmp_path, monkeypatch):
+    from lmmhelpers.study import StudyCacheWarning
+    from lmmhelpers.study import runner as runner_module
+
+    monkeypatch.setattr(runner_module.tempfile, "mkstemp", _read_only)
+    SWITCH.calls = 0
+    seen = []
+
+    def record(message, *args, **kwargs):
+        seen.append((str(message), SWITCH.calls))
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        monkeypatch.setattr(warnings, "showwarning", record)
+        warnings.simplefilter("always", StudyCacheWarning)
+        run_study(interruptible_design, [MEANS], n_sim=4, seed=5, progress=False,
+                  cache_dir=tmp_path / "ro")
+    assert seen and seen[0][1] == 0  # the first warning came before the first replicate
+    assert "before running the study" in seen[0][0]
+
+
+def test_an_interrupted_study_with_an_unwritable_cache_still_returns_its_rows(tmp_path,
+                                                                              monkeypatch):
+    from lmmhelpers.study import StudyCacheWarning, StudyInterrupted
+    from lmmhelpers.study import cache as cache_module
+
+    monkeypatch.setattr(cache_module, "_atomic_write", _no_space)
+    SWITCH.at, SWITCH.calls = 4, 0
+    try:
+        with pytest.warns(StudyCacheWarning, match="No space left"):
+            with pytest.raises(StudyInterrupted, match="in this exception's .results") as info:
+                run_study(interruptible_design, [MEANS], n_sim=6, seed=2, progress=False,
+                          batch_size=1, cache_dir=tmp_path)
+    finally:
+        SWITCH.at = None
+    assert sorted(info.value.results["replicate"]) == [0, 1, 2]
+
+
+def test_finished_replicates_reach_the_disk_while_the_study_runs(tmp_path, monkeypatch):
+    from lmmhelpers.study import runner as runner_module
+
+    monkeypatch.setattr(runner_module, "CHECKPOINT_SECONDS", 0.0)
+    seen = []
+    original = runner_module._run_replicates
+
+    def spy(design, analyses, jobs):
+        seen.append(len(list(tmp_path.glob("*.partial.csv.gz"))))
+        return original(design, analyses, jobs)
+
+    monkeypatch.setattr(runner_module, "_run_replicates", spy)
+    whole = run_study(interruptible_design, [MEANS], n_sim=5, seed=2, progress=False,
+                      batch_size=1, cache_dir=tmp_path)
+    assert seen == [0, 1, 1, 1, 1]  # a partial study exists from the second batch on
+    assert not list(tmp_path.glob("*.partial.*"))  # and is gone once the study is stored
+    assert sorted(whole["replicate"].unique()) == list(range(5))

@@ -188,6 +188,14 @@ def _warn(message):
     warnings.warn(message, StudyCacheWarning, stacklevel=level)
 
 
+def warn_unwritable(directory, exc, when):
+    """A StudyCacheWarning: the cache cannot be written; the results are returned anyway."""
+    _warn(f"the study cache {directory} cannot be written ({type(exc).__name__}: {exc}) "
+          f"when {when}: the study's results are returned but not stored there. Make the "
+          "directory writable (or free disk space, or pass another cache_dir); the next call "
+          "with the same arguments in this session stores them without recomputing.")
+
+
 def load_study(description, directory, *, prefix="study-"):
     """Load a study saved by :func:`save_study` under the same description, or None.
 

@@ -18,7 +18,15 @@ Interruption
     (``attrs["partial"]`` is True); with ``cache_dir`` they are also saved as a partial study
     and the next call with the same arguments runs only the missing replicates. Any other
     exception escaping the workers (a killed worker process) saves the partial study the same
-    way before it propagates.
+    way before it propagates. While a study runs with ``cache_dir``, its finished replicates
+    are saved as a partial study every :data:`CHECKPOINT_SECONDS`, so that even a crash of
+    the main process loses little.
+A cache that cannot be written
+    A ``cache_dir`` that is read-only, a file, or on a full disk never costs the results: it
+    is probed before the study runs (a :class:`~lmmhelpers.study.StudyCacheWarning` names
+    the path and the reason at once), the study runs and is returned, and a failed save
+    warns instead of raising. The results are kept in the process, and the next call with
+    the same arguments returns them and stores them if it can, without recomputing.
 """
 
 from __future__ import annotations
@@ -26,8 +34,11 @@ from __future__ import annotations
 import math
 import os
 import sys
+import tempfile
+import time
 import warnings
 from collections.abc import Sequence
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -191,7 +202,9 @@ def run_study(design, analyses, n_sim, seed, *, n_jobs=1, progress=True, replica
         Load the study from this directory if it was saved there under the same description
         (code digests and lmmhelpers version included, see
         :mod:`lmmhelpers.study.identity`); otherwise run it (resuming from a partial study
-        left by an interruption) and save it there.
+        left by an interruption) and save it there. A directory that cannot be written is
+        named by a warning before the study runs; the results are returned all the same
+        (see "A cache that cannot be written" in :mod:`lmmhelpers.study.runner`).
     batch_size : int, optional
         Replicates per joblib task (default: about 4 tasks per worker, at most 50 replicates
         per task, so that the progress bar moves).
@@ -230,14 +243,30 @@ def run_study(design, analyses, n_sim, seed, *, n_jobs=1, progress=True, replica
         design, analyses, n_sim, seed, n_jobs, replicates, batch_size)
 
     done = []
+    writable = True
     if cache_dir is not None:
         description = study_description(design, analyses, n_sim, seed, replicates)
-        cached = cache.load_study(description, cache_dir)
+        try:
+            cached = cache.load_study(description, cache_dir)
+        except OSError as exc:  # an unreadable directory: the study runs, and says so
+            cache.warn_unwritable(Path(cache_dir), exc, "loading the study")
+            cached = None
         if cached is not None:
             return cached
-        previous = cache.load_partial(description, cache_dir)
+        pending = _PENDING.pop(_pending_key(cache_dir, description), None)
+        if pending is not None:  # computed by an earlier call that could not store it
+            if _store(pending, description, cache_dir) is None:
+                _PENDING[_pending_key(cache_dir, description)] = pending
+            else:
+                cache.remove_partial(description, cache_dir)
+            return pending.copy()
+        try:
+            previous = cache.load_partial(description, cache_dir)
+        except OSError:
+            previous = None
         if previous is not None:
             done = [previous]
+        writable = _check_writable(cache_dir)
     else:
         description = _try_description(design, analyses, n_sim, seed, replicates)
     finished = set() if not done else set(done[0]["replicate"])
@@ -253,6 +282,7 @@ def run_study(design, analyses, n_sim, seed, *, n_jobs=1, progress=True, replica
 
     bar = _progress_bar(len(jobs), progress)
     rows = []
+    last_checkpoint = time.monotonic()
     try:
         kwargs = {} if n_jobs is None else {"n_jobs": n_jobs}
         parallel = Parallel(return_as="generator_unordered", **kwargs)
@@ -260,12 +290,19 @@ def run_study(design, analyses, n_sim, seed, *, n_jobs=1, progress=True, replica
             rows.extend(part)
             if bar is not None:
                 bar.update(len({r["replicate"] for r in part}))
+            if (cache_dir is not None and writable
+                    and time.monotonic() - last_checkpoint > CHECKPOINT_SECONDS):
+                # finished replicates reach the disk while the study runs: a crash of this
+                # process (not only Ctrl-C) loses at most CHECKPOINT_SECONDS of work
+                partial = _table(done + [rows], description)
+                writable = _store(partial, description, cache_dir, partial=True) is not None
+                last_checkpoint = time.monotonic()
     except BaseException as exc:
         partial = _table(done + ([rows] if rows else []), description)
         partial.attrs["partial"] = True
         path = None
         if cache_dir is not None and len(partial):
-            path = cache.save_study(partial, description, cache_dir, _partial=True)
+            path = _store(partial, description, cache_dir, partial=True)
         if isinstance(exc, KeyboardInterrupt):
             raise StudyInterrupted(partial, path) from exc
         if path is not None and hasattr(exc, "add_note"):  # Python >= 3.11
@@ -278,6 +315,47 @@ def run_study(design, analyses, n_sim, seed, *, n_jobs=1, progress=True, replica
 
     frame = _table(done + ([rows] if rows else []), description)
     if cache_dir is not None:
-        cache.save_study(frame, description, cache_dir)
-        cache.remove_partial(description, cache_dir)
+        if _store(frame, description, cache_dir) is not None:
+            cache.remove_partial(description, cache_dir)
+        else:  # kept in this process, written by the next call that can
+            _PENDING[_pending_key(cache_dir, description)] = frame.copy()
     return frame
+
+
+#: Seconds between the saves of a running study's finished replicates (with ``cache_dir``).
+CHECKPOINT_SECONDS = 30.0
+
+#: Studies computed in this process whose cache could not be written, by (directory, key):
+#: the next call for the same study returns them (and tries to write them) instead of
+#: recomputing.
+_PENDING = {}
+
+
+def _pending_key(cache_dir, description):
+    return (str(Path(cache_dir).expanduser().resolve()), cache.study_key(description))
+
+
+def _check_writable(cache_dir):
+    """Whether files can be created in ``cache_dir``; if not, warn now, before the work."""
+    directory = Path(cache_dir)
+    try:
+        directory.mkdir(parents=True, exist_ok=True)
+        fd, probe = tempfile.mkstemp(dir=directory, prefix=".write-probe-")
+        os.close(fd)
+        os.unlink(probe)
+    except OSError as exc:
+        cache.warn_unwritable(directory, exc, "before running the study")
+        return False
+    return True
+
+
+def _store(frame, description, cache_dir, partial=False):
+    """Save (a partial) study; on an OS error (read-only, not a directory, disk full) warn,
+    naming the path, and return None: the results are returned, never discarded."""
+    try:
+        return cache.save_study(frame, description, cache_dir, _partial=partial)
+    except OSError as exc:
+        cache.warn_unwritable(Path(cache_dir), exc,
+                              "saving the finished replicates" if partial else
+                              "saving the study")
+        return None
