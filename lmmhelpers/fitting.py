@@ -92,20 +92,25 @@ def _fallback_cost(model):
 
 
 def _warn_slow_fallback(model, reason, n_attempts):
-    """Say at the start, not only in fit_history, that a large model takes the slow path."""
+    """Say at the start, not only in fit_history, that a large model takes the slow path.
+
+    Returns whether it warned (then the attempts show a progress bar as well).
+    """
     cost, n, groups, q_max = _fallback_cost(model)
     if cost < SLOW_FIT_OPERATIONS:
-        return
+        return False
     warnings.warn(
         f"fit_mixedlm: the engine does not support this model ({reason}), so statsmodels' "
         f"optimizers fit it: {n:,} rows in {groups:,} group(s), up to {q_max:,} random "
         f"effects in one group, about {cost:.1g} operations per likelihood evaluation and "
         f"hundreds of evaluations for each of up to {n_attempts} optimizer attempts. This can "
-        "take many minutes; result.fit_history will show each attempt's time. A smaller or "
-        "nested design, or fewer crossed levels, fits with the engine.",
+        "take many minutes; a progress bar counts the attempts, and result.fit_history will "
+        "show each attempt's time. A smaller or nested design, or fewer crossed levels, fits "
+        "with the engine.",
         SlowFitWarning,
         stacklevel=3,
     )
+    return True
 
 
 def _validate(model, reml, engine, methods, grad_tol, maxiter, fit_kwds):
@@ -492,7 +497,7 @@ def fit_mixedlm(
     check_model(model)  # a design that cannot be estimated: an error naming the cause
     reml = bool(reml)
     work = _statsmodels.prepared_copy(model, reml)
-    rows = []
+    rows, slow = [], False
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", ConvergenceWarning)
         warnings.filterwarnings("ignore", message=".*[Ss]ingular.*")
@@ -505,7 +510,7 @@ def fit_mixedlm(
                 rows.append({"method": "engine", "converged": False, "llf": np.nan,
                              "grad_norm": np.nan, "seconds": time.perf_counter() - t0,
                              "error": f"not supported, statsmodels' optimizers used: {e}"})
-                _warn_slow_fallback(work, e, len(chains))
+                slow = _warn_slow_fallback(work, e, len(chains))
             else:
                 theta0 = _start_theta(work, crit, start_params)
                 result, row, check = _engine_fit(
@@ -519,7 +524,8 @@ def fit_mixedlm(
             work_c = _statsmodels.conditioned_copy(work, basis)
             start = _conditioned_start(work, work_c, basis, start_params)
             best, sm_rows = fit_statsmodels(
-                work_c, chains, start, maxiter or 100, grad_tol, stop_early, snap, fit_kwds
+                work_c, chains, start, maxiter or 100, grad_tol, stop_early, snap, fit_kwds,
+                progress=slow,
             )
             rows.extend(sm_rows)
             result = _statsmodels_result(work, work_c, basis, reml, best)

@@ -88,3 +88,21 @@ def test_the_cost_of_a_large_crossed_design_is_above_the_threshold():
 
     cost, n, groups, q = fitting._fallback_cost(Big)
     assert q == 6200 and cost > 1e3 * fitting.SLOW_FIT_OPERATIONS
+
+
+def test_a_large_fallback_shows_its_progress_and_a_small_one_prints_nothing(monkeypatch,
+                                                                             capsys):
+    _unsupported(monkeypatch)
+    model = _nested()
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", SlowFitWarning)
+        result = fit_mixedlm(model)
+        assert capsys.readouterr().err == ""
+        monkeypatch.setattr(fitting, "SLOW_FIT_OPERATIONS", 1.0)
+        result = fit_mixedlm(model)
+    err = capsys.readouterr().err
+    history = result.fit_history["method"]
+    attempts = history[~history.isin(["engine", "snap"])]
+    assert "fit_mixedlm: statsmodels' optimizers" in err
+    assert f"{len(attempts)}/" in err  # the attempts are counted
+    assert all(f"{method} " in err for method in attempts)  # each named as it ends

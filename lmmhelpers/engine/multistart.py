@@ -12,11 +12,13 @@ does not support.
 
 from __future__ import annotations
 
+import sys
 import time
 
 import numpy as np
 from statsmodels.base.model import LikelihoodModel
 from statsmodels.regression.mixed_linear_model import MixedLMParams
+from tqdm.auto import tqdm
 
 from lmmhelpers._statsmodels import VARIANCE_FLOOR, lifted, params_object
 from lmmhelpers.parameters import BOUNDARY_TOL, VarianceParameters, theta_of, unpack_theta
@@ -313,16 +315,26 @@ def _settled(rows, grad_tol, llf_tol=1e-6):
     return len(agree) >= 2
 
 
-def fit_statsmodels(model, chains, start, maxiter, grad_tol, stop_early, snap, fit_kwds):
+def fit_statsmodels(model, chains, start, maxiter, grad_tol, stop_early, snap, fit_kwds,
+                    *, progress=False):
     """Run the attempts on a prepared model copy; returns (best state, history rows).
+
+    With ``progress=True`` (a fit that takes minutes), a progress bar on stderr counts the
+    attempts and shows each one's optimizer, time and log-likelihood as it ends.
 
     Raises ValueError when every attempt failed.
     """
     rows = []
-    for chain in chains:
-        rows.append(_attempt(model, chain, start, maxiter, fit_kwds))
-        if stop_early and _settled(rows, grad_tol):
-            break
+    with tqdm(total=len(chains), desc="fit_mixedlm: statsmodels' optimizers", unit="attempt",
+              disable=not progress, file=sys.stderr) as bar:
+        for chain in chains:
+            rows.append(_attempt(model, chain, start, maxiter, fit_kwds))
+            last = rows[-1]
+            bar.set_postfix_str(f"{last['method']} {last['seconds']:.1f} s, "
+                                f"llf {last['llf']:.6g}", refresh=False)
+            bar.update(1)
+            if stop_early and _settled(rows, grad_tol):
+                break
     ok = [r["state"] for r in rows if r["state"] is not None]
     if not ok:
         errors = "; ".join(r["error"] for r in rows)
