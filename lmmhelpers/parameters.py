@@ -200,16 +200,12 @@ class RandomEffectsBasis:
     columns A and s_j are the column scales, so there θ̃ is lme4's θ in units of RMS-1 columns.
 
     The fitting engine optimises θ̃ (the relative Cholesky factor of Ψ̃/σ²), the boundary rule
-    (:func:`is_boundary`) and the Satterthwaite and Kenward-Roger computations
+    (:func:`lmmhelpers.is_boundary`) and the Satterthwaite and Kenward-Roger computations
     (:mod:`lmmhelpers.covariance`) work here; results are reported on the user's scale
     (Ψ = A Ψ̃ Aᵀ).
 
-    Attributes
-    ----------
-    A_inv : ndarray, shape (k_re, k_re)
-        R/√n, upper triangular with positive diagonal (A = A_inv⁻¹).
-    vc_scale : ndarray, shape (k_vc,)
-        s_j.
+    ``A_inv`` is R/√n, upper triangular with a positive diagonal, shape (k_re, k_re), and
+    A = ``A_inv``⁻¹; ``vc_scale`` holds the s_j, shape (k_vc,).
     """
 
     A_inv: np.ndarray

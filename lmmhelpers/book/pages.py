@@ -152,8 +152,8 @@ class PairedComparison(NamedTuple):
     n: int
     """Data sets with a p-value from both tests."""
     p_value: float
-    """Exact McNemar p-value: two-sided binomial test of ``a_only`` in ``a_only + b_only``
-    discordant data sets with probability 1/2 (1.0 when there are none)."""
+    """The exact McNemar p-value, the two-sided binomial test of ``a_only`` in
+    ``a_only + b_only`` discordant data sets with probability 1/2 (1.0 when there are none)."""
 
 
 def paired_rejections(p_a, p_b, alpha=0.05):
@@ -164,7 +164,7 @@ def paired_rejections(p_a, p_b, alpha=0.05):
     nothing about which rejects more often; only the discordant ones do. Under the hypothesis
     that both tests reject equally often, each discordant data set is "``a`` only" or
     "``b`` only" with probability 1/2: McNemar's test, here in its exact form, a binomial
-    test (:func:`scipy.stats.binomtest`) on the discordant data sets.
+    test (``scipy.stats.binomtest``) on the discordant data sets.
 
     Parameters
     ----------
