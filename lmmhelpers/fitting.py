@@ -58,9 +58,9 @@ __all__ = [
 
 #: The fitting engines of :func:`fit_mixedlm`.
 ENGINES = ("lmmhelpers", "statsmodels")
-#: The smallest variance ratio (Ψ's eigenvalues and τ²_j over σ²) a fit reports: statsmodels
-#: cannot evaluate its likelihood at exactly zero, so a variance estimated as zero is reported
-#: as this floor times σ² (θ = √floor), below lme4's singular-fit tolerance.
+#: The smallest variance ratio that a fit reports, for Ψ's eigenvalues and each τ²_j over σ².
+#: statsmodels cannot evaluate its likelihood at exactly zero, so a variance estimated as zero
+#: is reported as this floor times σ² (θ = √floor), below lme4's singular-fit tolerance.
 VARIANCE_FLOOR = _statsmodels.VARIANCE_FLOOR
 
 #: Keyword arguments of ``MixedLM.fit`` that fit_mixedlm does not support.

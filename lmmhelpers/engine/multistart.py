@@ -18,7 +18,7 @@ import time
 import numpy as np
 from statsmodels.base.model import LikelihoodModel
 from statsmodels.regression.mixed_linear_model import MixedLMParams
-from tqdm.auto import tqdm
+from tqdm import tqdm
 
 from lmmhelpers._statsmodels import VARIANCE_FLOOR, lifted, params_object
 from lmmhelpers.parameters import BOUNDARY_TOL, VarianceParameters, theta_of, unpack_theta
