@@ -173,3 +173,27 @@ def test_boundary_levels_known_limits():
     assert near == pytest.approx(float(book.z_level(3)), abs=1e-3)
     with pytest.raises(ValueError, match="n_per_group"):
         book.boundary_levels(3, 1, 0.1)
+
+
+def test_boundary_levels_premises_hold_in_live_fits():
+    # boundary_levels assumes: a REML fit of the balanced design is on the boundary exactly
+    # when MS_B < MS_W, and there the Wald statistic of the input is the OLS t on all rows
+    import statsmodels.formula.api as smf
+
+    seen = 0
+    for seed in range(30):
+        data = lh.two_input_design(n_groups=3, n_per_group=5, group_var=0.1, resid_var=0.9,
+                                   seed=seed)
+        fit = lh.fit_mixedlm(smf.mixedlm("output ~ input", data, groups="group"))
+        means = data.groupby("group")["output"].mean()
+        arm = data.groupby("group")["input"].first()
+        ms_b = 5 * ((means - means.groupby(arm).transform("mean")) ** 2).sum() / 4
+        ms_w = ((data["output"] - data.groupby("group")["output"].transform("mean")) ** 2
+                ).sum() / 24
+        assert bool(fit.boundary) == bool(ms_b < ms_w), seed
+        if fit.boundary:
+            seen += 1
+            ols = smf.ols("output ~ input", data).fit()
+            assert fit.tvalues[book.INPUT_TERM] == pytest.approx(
+                ols.tvalues[book.INPUT_TERM], rel=1e-6)
+    assert seen >= 5
