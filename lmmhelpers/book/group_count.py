@@ -27,6 +27,7 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 from scipy.special import betaln as special_betaln
+from scipy.special import fdtr as special_fdtr
 
 from lmmhelpers._validation import check_probability
 from lmmhelpers.book.repository import repository_root
@@ -427,10 +428,12 @@ def boundary_levels(n_groups, n_per_group, icc, alpha=0.05):
     scale = kappa * (a + 1) / w
 
     def cdf_v(v):
-        return stats.f.cdf(v / scale, a + 1, w) if np.isfinite(v) else 1.0
+        return float(special_fdtr(a + 1, w, v / scale)) if np.isfinite(v) else 1.0
+
+    norm = 2 * np.exp(-special_betaln(0.5, a / 2))
 
     def density(s):  # f_U(u) du with u = s**2
-        return 2 * np.exp(-special_betaln(0.5, a / 2)) * (1 - s * s) ** (a / 2 - 1)
+        return norm * (1 - s * s) ** (a / 2 - 1)
 
     def v_q(u, q):
         den = u * (a + w) - q * q * (1 - u)
