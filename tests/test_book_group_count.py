@@ -117,3 +117,83 @@ def test_stored_gee_rows_obey_the_derived_identity():
     ratio = book.gee_ratio(rows, int(cell["n_groups"]))
     assert len(ratio) > 900  # replicates with a group-means p-value below 0.5
     np.testing.assert_allclose(ratio, np.sqrt(2 / 3), rtol=2e-3)
+
+
+def _closed_form_rates(m, n, icc, n_sim, seed, alpha=0.05):
+    # the sums of squares of the balanced two-input design under the null, drawn directly
+    rng = np.random.default_rng(seed)
+    a, w = 2 * m - 2, 2 * m * (n - 1)
+    kappa = 1 + n * icc / (1 - icc)
+    ss_a, ss_b = kappa * rng.chisquare(1, n_sim), kappa * rng.chisquare(a, n_sim)
+    ss_w = rng.chisquare(w, n_sim)
+    boundary = ss_b / a < ss_w / w
+    t2 = ss_a / (ss_b / a)
+    z2 = np.where(boundary, ss_a / ((ss_b + ss_w) / (a + w)), t2)
+    q = {"group-means-t": stats.t.isf(alpha / 2, a), "normal": stats.norm.isf(alpha / 2),
+         "satterthwaite": stats.t.isf(alpha / 2, a + w), "kenward-roger": stats.t.isf(alpha / 2, a)}
+    exact = t2 > q["group-means-t"] ** 2
+    out = {}
+    for method, qb in q.items():
+        q_int = q["normal"] if method == "normal" else q["group-means-t"]
+        reject = np.where(boundary, z2 > qb ** 2, t2 > q_int ** 2)
+        if method == "group-means-t":  # the exact test ignores the fit
+            reject = exact
+        out[method] = {"boundary": reject[boundary].mean(), "all": reject.mean(),
+                       "more": (reject & ~exact)[boundary].mean(),
+                       "fewer": (~reject & exact)[boundary].mean()}
+    return boundary.mean(), pd.DataFrame.from_dict(out, orient="index")
+
+
+@pytest.mark.parametrize(("m", "n", "icc"), [(3, 5, 0.1), (5, 4, 0.3)])
+def test_boundary_levels_match_a_seeded_simulation_of_the_sums_of_squares(m, n, icc):
+    n_sim = 400_000
+    share, mc = _closed_form_rates(m, n, icc, n_sim, seed=20 + m)
+    assert share == pytest.approx(book.boundary_probability(m, n, icc), abs=4 * 0.5 / n_sim ** 0.5)
+    levels = book.boundary_levels(m, n, icc)
+    n_b = share * n_sim
+    for method in mc.index:
+        for column, count in (("boundary", n_b), ("more", n_b), ("fewer", n_b), ("all", n_sim)):
+            p = levels.loc[method, column]
+            se = max(np.sqrt(p * (1 - p) / count), 1 / count)
+            assert abs(mc.loc[method, column] - p) < 4.5 * se, (method, column)
+
+
+def test_boundary_levels_known_limits():
+    levels = book.boundary_levels(3, 5, 0.1)
+    # the exact test is exact overall, and at an interior fit Satterthwaite and KR are it
+    assert levels.loc["group-means-t", "all"] == pytest.approx(0.05, abs=1e-8)
+    assert levels.loc["satterthwaite", "interior"] == pytest.approx(
+        levels.loc["group-means-t", "interior"], abs=1e-12)
+    # z's rate over all fits splits into interior and boundary parts
+    p_b = book.boundary_probability(3, 5, 0.1)
+    z = levels.loc["normal"]
+    assert z["all"] == pytest.approx(p_b * z["boundary"] + (1 - p_b) * z["interior"], abs=1e-12)
+    # with almost no boundary fits z's overall level is z_level's t tail
+    near = book.boundary_levels(3, 5, 0.95).loc["normal", "all"]
+    assert near == pytest.approx(float(book.z_level(3)), abs=1e-3)
+    with pytest.raises(ValueError, match="n_per_group"):
+        book.boundary_levels(3, 1, 0.1)
+
+
+def test_boundary_levels_premises_hold_in_live_fits():
+    # boundary_levels assumes: a REML fit of the balanced design is on the boundary exactly
+    # when MS_B < MS_W, and there the Wald statistic of the input is the OLS t on all rows
+    import statsmodels.formula.api as smf
+
+    seen = 0
+    for seed in range(30):
+        data = lh.two_input_design(n_groups=3, n_per_group=5, group_var=0.1, resid_var=0.9,
+                                   seed=seed)
+        fit = lh.fit_mixedlm(smf.mixedlm("output ~ input", data, groups="group"))
+        means = data.groupby("group")["output"].mean()
+        arm = data.groupby("group")["input"].first()
+        ms_b = 5 * ((means - means.groupby(arm).transform("mean")) ** 2).sum() / 4
+        ms_w = ((data["output"] - data.groupby("group")["output"].transform("mean")) ** 2
+                ).sum() / 24
+        assert bool(fit.boundary) == bool(ms_b < ms_w), seed
+        if fit.boundary:
+            seen += 1
+            ols = smf.ols("output ~ input", data).fit()
+            assert fit.tvalues[book.INPUT_TERM] == pytest.approx(
+                ols.tvalues[book.INPUT_TERM], rel=1e-6)
+    assert seen >= 5

@@ -61,6 +61,8 @@ from lmmhelpers.book.first_model import (
     profile_loglik,
 )
 from lmmhelpers.book.group_count import (
+    boundary_levels,
+    boundary_probability,
     by_fit,
     compact,
     gee_level,
@@ -217,6 +219,8 @@ __all__ = [
     "dof_table",
     "first_model_data",
     "first_model_replicate",
+    "boundary_levels",
+    "boundary_probability",
     "gee_level",
     "gee_ratio",
     "fit_reference",

@@ -26,13 +26,16 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 from scipy import stats
+from scipy.special import betaln as special_betaln
+from scipy.special import fdtr as special_fdtr
 
 from lmmhelpers._validation import check_probability
 from lmmhelpers.book.repository import repository_root
 from lmmhelpers.book.studies import group_count_cells, group_count_study
 from lmmhelpers.summaries import rejection_rate
 
-__all__ = ["GROUP_COUNT_COLUMNS", "by_fit", "compact", "gee_level", "gee_ratio",
+__all__ = ["GROUP_COUNT_COLUMNS", "boundary_levels", "boundary_probability", "by_fit",
+           "compact", "gee_level", "gee_ratio",
            "group_count_index", "load_group_count", "z_level"]
 
 #: The columns of a study table that the compact file keeps.
@@ -295,3 +298,180 @@ def by_fit(rows, alpha=0.05):
     flag = rows["replicate"].map(mixed.astype(bool))
     out = rows.assign(fit=np.where(flag, "boundary", "interior"))
     return rejection_rate(out, alpha, by=["fit", "method"])
+
+
+# --------------------------------------------------------------------------------------------
+# boundary fits in the balanced two-input design: exact levels by a one-dimensional integral
+# --------------------------------------------------------------------------------------------
+
+#: The tests :func:`boundary_levels` covers and, at a boundary fit, their reference df
+#: as a function of ``(a, w)``, the group means' and the within-group residual df.
+_BOUNDARY_REFERENCE = {"group-means-t": None, "normal": lambda a, w: np.inf,
+                       "satterthwaite": lambda a, w: a + w, "kenward-roger": lambda a, w: a}
+
+
+def _design(n_groups, n_per_group, icc):
+    m = int(_check_groups(n_groups))
+    n = int(n_per_group)
+    if n < 2 or n != n_per_group:
+        raise ValueError(f"n_per_group must be a whole number of at least 2, got {n_per_group!r}")
+    icc = check_probability("icc", icc)
+    if icc >= 1:
+        raise ValueError("icc must be below 1")
+    a, w = 2 * m - 2, 2 * m * (n - 1)
+    return a, w, 1 + n * icc / (1 - icc)
+
+
+def boundary_probability(n_groups, n_per_group, icc):
+    """Probability that the REML fit of the balanced two-input design ends on the boundary.
+
+    With ``m`` groups of ``n`` per input, the REML estimate of the group variance is
+    :math:`(MS_B - MS_W)/n` truncated at zero, so the fit is on the boundary exactly when
+    :math:`MS_B < MS_W`, and :math:`MS_B/MS_W \\sim \\kappa F_{2m-2,\\,2m(n-1)}` with
+    :math:`\\kappa = 1 + n\\rho/(1-\\rho)`:
+
+    .. math:: P(\\text{boundary}) = P\\left(F_{2m-2,\\,2m(n-1)} < 1/\\kappa\\right).
+
+    Parameters
+    ----------
+    n_groups : int
+        Groups per input, ``m``.
+    n_per_group : int
+        Observations per group, ``n``.
+    icc : float
+        Intraclass correlation :math:`\\rho = \\sigma_b^2/(\\sigma_b^2 + \\sigma^2)`.
+
+    Returns
+    -------
+    float
+
+    Examples
+    --------
+    >>> round(boundary_probability(3, 5, 0.1), 4)
+    0.3628
+    """
+    a, w, kappa = _design(n_groups, n_per_group, icc)
+    return float(stats.f.cdf(1 / kappa, a, w))
+
+
+def boundary_levels(n_groups, n_per_group, icc, alpha=0.05):
+    """Exact rejection rates of the input test by boundary and interior REML fits.
+
+    In the balanced two-input design under the null, write :math:`a = 2m-2`,
+    :math:`w = 2m(n-1)`, :math:`\\kappa = 1 + n\\rho/(1-\\rho)`, and scale the sums of
+    squares for the input (:math:`SS_A`), the groups within inputs (:math:`SS_B`) and within
+    groups (:math:`SS_W`): :math:`X_A = SS_A/\\lambda \\sim \\chi^2_1`,
+    :math:`X_B = SS_B/\\lambda \\sim \\chi^2_a` and :math:`X_W = SS_W/\\sigma^2 \\sim \\chi^2_w`,
+    independent, with :math:`\\lambda = \\kappa\\sigma^2`. The share of the group means' sum of
+    squares that is between inputs, :math:`U = X_A/(X_A + X_B)`, is
+    :math:`\\mathrm{Beta}(1/2, a/2)` and independent of its total :math:`X_A + X_B`, hence of
+    :math:`V = \\kappa (X_A + X_B)/X_W = \\kappa\\,\\frac{a+1}{w} F_{a+1,\\,w}`. Then
+
+    - the t statistic on group means is :math:`T^2 = aU/(1-U)`, and at an interior fit every
+      mixed-model Wald statistic equals it (z compared with the normal quantile,
+      Satterthwaite and Kenward-Roger with :math:`t_a`);
+    - the fit is on the boundary exactly when :math:`MS_B < MS_W`, i.e. :math:`V(1-U) < a/w`;
+    - at a boundary fit the Wald statistic is the OLS t on all rows,
+      :math:`Z^2 = (a+w)\\,UV / ((1-U)V + 1)`, compared with the normal quantile (z),
+      :math:`t_{a+w}` (Satterthwaite, as lmerTest) or :math:`t_a` (Kenward-Roger).
+
+    So for a quantile :math:`q`, :math:`Z^2 > q^2` is :math:`V > v_q(U)` with
+    :math:`v_q(u) = q^2/(u(a+w) - q^2(1-u))` (never when the denominator is not positive), and
+
+    .. math::
+
+        P(\\text{boundary},\\ |Z| > q)
+        = \\int_0^1 f_U(u)\\,\\Big[G\\Big(\\tfrac{a}{w(1-u)}\\Big) - G\\big(v_q(u)\\big)\\Big]^+ du,
+
+    with :math:`G` the distribution function of :math:`V` and :math:`f_U` the
+    :math:`\\mathrm{Beta}(1/2, a/2)` density; the interior rates are the same integral over
+    :math:`\\{V(1-U) \\ge a/w,\\ aU/(1-U) > q^2\\}`. The integral is one-dimensional and is
+    evaluated with ``scipy.integrate.quad`` after :math:`u = s^2`.
+
+    Parameters
+    ----------
+    n_groups : int
+        Groups per input, ``m``.
+    n_per_group : int
+        Observations per group, ``n``.
+    icc : float
+        Intraclass correlation :math:`\\rho`.
+    alpha : float, default 0.05
+        Nominal level.
+
+    Returns
+    -------
+    pandas.DataFrame
+        Indexed by method (``"group-means-t"``, ``"normal"``, ``"satterthwaite"``,
+        ``"kenward-roger"``), with the rejection rates among ``boundary`` fits, among
+        ``interior`` fits and over ``all`` data sets, and, among boundary fits, the
+        probabilities that the method rejects and the exact test does not (``more``) and the
+        reverse (``fewer``): times the number of boundary fits, the expected paired counts.
+
+    See Also
+    --------
+    boundary_probability, z_level
+
+    Examples
+    --------
+    >>> levels = boundary_levels(3, 5, 0.1)
+    >>> levels["boundary"].round(3).tolist()
+    [0.124, 0.122, 0.106, 0.032]
+    >>> levels["all"].round(3).tolist()
+    [0.05, 0.074, 0.044, 0.017]
+    """
+    from scipy import integrate
+
+    alpha = check_probability("alpha", alpha)
+    a, w, kappa = _design(n_groups, n_per_group, icc)
+    p_boundary = boundary_probability(n_groups, n_per_group, icc)
+    scale = kappa * (a + 1) / w
+
+    def cdf_v(v):
+        return float(special_fdtr(a + 1, w, v / scale)) if np.isfinite(v) else 1.0
+
+    norm = 2 * np.exp(-special_betaln(0.5, a / 2))
+
+    def density(s):  # f_U(u) du with u = s**2
+        return norm * (1 - s * s) ** (a / 2 - 1)
+
+    def v_q(u, q):
+        den = u * (a + w) - q * q * (1 - u)
+        return q * q / den if den > 0 else np.inf
+
+    def integral(lo, hi, inner):
+        lo, hi = np.sqrt(lo), np.sqrt(hi)
+        if hi <= lo:
+            return 0.0
+        value, _ = integrate.quad(lambda s: density(s) * inner(s * s), lo, hi,
+                                  limit=200, epsabs=1e-11, epsrel=1e-10)
+        return value
+
+    def at_boundary(u, q):
+        top = cdf_v(a / (w * (1 - u))) if u < 1 else 1.0
+        return max(top - cdf_v(v_q(u, q)), 0.0) if q is not None else top
+
+    def at_interior(u):
+        return 1 - (cdf_v(a / (w * (1 - u))) if u < 1 else 1.0)
+
+    q_t = stats.t.isf(alpha / 2, a)
+    u_t = q_t ** 2 / (a + q_t ** 2)  # the exact test rejects when U > u_t
+    b_exact = integral(u_t, 1, lambda u: at_boundary(u, None))
+    rows = {}
+    for method, ref in _BOUNDARY_REFERENCE.items():
+        q_int = stats.norm.isf(alpha / 2) if method == "normal" else q_t
+        u_int = q_int ** 2 / (a + q_int ** 2)
+        interior = integral(u_int, 1, at_interior)
+        if ref is None:
+            rej_b, more, fewer = b_exact, 0.0, 0.0
+        else:
+            df = ref(a, w)
+            q = stats.norm.isf(alpha / 2) if np.isinf(df) else stats.t.isf(alpha / 2, df)
+            more = integral(0, u_t, lambda u: at_boundary(u, q))
+            both = integral(u_t, 1, lambda u: at_boundary(u, q))
+            rej_b, fewer = more + both, b_exact - both
+        rows[method] = {"boundary": rej_b / p_boundary,
+                        "interior": interior / (1 - p_boundary),
+                        "all": rej_b + interior,
+                        "more": more / p_boundary, "fewer": fewer / p_boundary}
+    return pd.DataFrame.from_dict(rows, orient="index").rename_axis("method")
