@@ -38,8 +38,11 @@ from lmmhelpers.book.crossed import (
     optimizer_rows,
 )
 from lmmhelpers.book.dietox import (
+    ANSWER_FORMULA,
     DIETOX_FORMULA,
     DOSES,
+    answer_calibration,
+    answer_model,
     dietox_agreement,
     dietox_model,
     dietox_path,
@@ -193,6 +196,9 @@ __all__ = [
     "QUESTION_CODE_RUN",
     "QuestionCodeRun",
     "TWO_INPUT_METHODS",
+    "ANSWER_FORMULA",
+    "answer_calibration",
+    "answer_model",
     "WITHIN_TERMS",
     "StoredStudy",
     "best_time",

@@ -27,8 +27,11 @@ from lmmhelpers.fitting import fit_mixedlm
 from lmmhelpers.tables import anova_table, coef_table, contrast_test
 
 __all__ = [
+    "ANSWER_FORMULA",
     "DIETOX_FORMULA",
     "DOSES",
+    "answer_calibration",
+    "answer_model",
     "dietox_agreement",
     "dietox_model",
     "dietox_path",
@@ -38,6 +41,16 @@ __all__ = [
 
 #: The fixed effects of the chapter's model (both diets as factors, a common slope in week).
 DIETOX_FORMULA = "Weight ~ C(Evit) + C(Cu) + Time"
+
+#: The fixed effects of the chapter's answer: weeks 2 to 12, adjusted for the start weight
+#: (week 1), a common quadratic curve in week.
+ANSWER_FORMULA = "Weight ~ Start + C(Evit) + C(Cu) + Time + I(Time**2)"
+
+#: The random effects of the answer: a correlated intercept, slope and quadratic per pig.
+ANSWER_RE_FORMULA = "~Time + I(Time**2)"
+
+#: Where ``scripts/make_dietox_calibration.py`` stores its null draws.
+ANSWER_CALIBRATION = Path("data") / "calibration" / "dietox_answer"
 
 #: The doses behind the levels 1, 2, 3 of ``Evit`` (mg dl-α-tocopheryl acetate per kg feed) and
 #: ``Cu`` (mg copper per kg feed), from geepack's documentation of dietox.
@@ -125,6 +138,62 @@ def dietox_model(random="slope", data=None):
         raise ValueError(f"random must be one of {sorted(RANDOM_EFFECTS)}, got {random!r}.")
     data = load_dietox() if data is None else data
     return smf.mixedlm(DIETOX_FORMULA, data, groups="Pig", re_formula=RANDOM_EFFECTS[random])
+
+
+def answer_model(data=None):
+    """The chapter's answer: weeks 2 to 12 of dietox, with the week-1 weight as ``Start``.
+
+    Parameters
+    ----------
+    data : pandas.DataFrame, optional
+        Default :func:`load_dietox`; ``Start`` is added from its week-1 weights.
+
+    Returns
+    -------
+    statsmodels.regression.mixed_linear_model.MixedLM
+        ``ANSWER_FORMULA`` with a correlated random intercept, slope and quadratic in week per
+        pig (lme4's ``(Time + I(Time^2) | Pig)``).
+
+    Examples
+    --------
+    >>> model = answer_model()
+    >>> model.k_re, model.k_fe, int(model.endog.shape[0])
+    (3, 8, 789)
+    """
+    data = load_dietox() if data is None else data.copy()
+    data["Start"] = data["Pig"].map(data[data["Time"] == 1].set_index("Pig")["Weight"])
+    trial = data[data["Time"] > 1]
+    return smf.mixedlm(ANSWER_FORMULA, trial, groups="Pig", re_formula=ANSWER_RE_FORMULA)
+
+
+def answer_calibration():
+    """The stored null draws of the answer's tests (``scripts/make_dietox_calibration.py``).
+
+    Data sets were drawn from the answer's REML fit with every fixed effect 0 (variances as
+    fitted), and the fit was repeated on each; the tests of the diets are then tests of true
+    null hypotheses.
+
+    Returns
+    -------
+    draws : pandas.DataFrame
+        One row per draw: ``replicate``, ``status`` ("ok" or "error"), ``converged``,
+        ``boundary``, and the p-values ``p_cu_F_kr`` and ``p_cu_F_s`` (the type III F test of
+        copper, Kenward-Roger and Satterthwaite), ``p_cu_chi2`` (its Wald chi-square test),
+        ``p_evit_F_kr`` and ``p_cu3_t_kr`` (the t test of ``C(Cu)[T.3]``, Kenward-Roger).
+    measured : dict
+        The seed, the number of draws, the REML criterion of the fit the draws came from, the
+        date and the versions.
+
+    Examples
+    --------
+    >>> draws, measured = answer_calibration()
+    >>> len(draws) == measured["n_sim"], "p_cu_F_kr" in draws
+    (True, True)
+    """
+    folder = repository_root() / ANSWER_CALIBRATION
+    draws = pd.read_csv(folder.with_suffix(".csv"))
+    measured = json.loads(folder.with_suffix(".json").read_text(encoding="utf-8"))
+    return draws, measured
 
 
 def dietox_reference():
