@@ -4,11 +4,11 @@ Usage::
 
     python scripts/make_dietox_calibration.py [--n-sim N] [--n-jobs J]
 
-Draws data sets from the REML fit of :func:`lmmhelpers.book.dietox.answer_model` with every
+Draws data sets from the REML fit of :func:`lmmhelpers.book.dietox.dietox_answer_model` with every
 fixed effect 0 (variances as fitted), refits each, and stores the p-values of the type III
 F tests of the diets and of the t test of ``C(Cu)[T.3]`` in ``data/calibration/``
 (``dietox_answer.csv``, one row per draw; ``dietox_answer.json``, the seed, the fit and the
-versions). The chapter reads them with :func:`lmmhelpers.book.answer_calibration`: the
+versions). The chapter reads them with :func:`lmmhelpers.book.dietox_answer_calibration`: the
 copper F test is the test the written result reports, and ``lmmhelpers.calibrate`` tests one
 coefficient at a time.
 """
@@ -31,7 +31,7 @@ from scipy import stats
 import lmmhelpers
 from lmmhelpers import anova_table, coef_table, draw_response, fit_mixedlm, refit
 from lmmhelpers.book import repository_root
-from lmmhelpers.book.dietox import ANSWER_CALIBRATION, answer_model
+from lmmhelpers.book.dietox import DIETOX_ANSWER_CALIBRATION, dietox_answer_model
 
 SEED = 2026
 
@@ -61,11 +61,11 @@ def main():
     parser.add_argument("--n-sim", type=int, default=1000)
     parser.add_argument("--n-jobs", type=int, default=1)
     args = parser.parse_args()
-    fit = fit_mixedlm(answer_model())
+    fit = fit_mixedlm(dietox_answer_model())
     seeds = np.random.SeedSequence(SEED).spawn(args.n_sim)
     rows = Parallel(n_jobs=args.n_jobs)(delayed(one_draw)(fit, i, s)
                                         for i, s in enumerate(seeds))
-    path = repository_root() / ANSWER_CALIBRATION
+    path = repository_root() / DIETOX_ANSWER_CALIBRATION
     path.parent.mkdir(parents=True, exist_ok=True)
     pd.DataFrame(rows).to_csv(path.with_suffix(".csv"), index=False)
     measured = {"seed": SEED, "n_sim": args.n_sim, "reml_criterion": -2 * float(fit.llf),

@@ -27,11 +27,11 @@ from lmmhelpers.fitting import fit_mixedlm
 from lmmhelpers.tables import anova_table, coef_table, contrast_test
 
 __all__ = [
-    "ANSWER_FORMULA",
+    "DIETOX_ANSWER_FORMULA",
     "DIETOX_FORMULA",
     "DOSES",
-    "answer_calibration",
-    "answer_model",
+    "dietox_answer_calibration",
+    "dietox_answer_model",
     "dietox_agreement",
     "dietox_model",
     "dietox_path",
@@ -44,13 +44,13 @@ DIETOX_FORMULA = "Weight ~ C(Evit) + C(Cu) + Time"
 
 #: The fixed effects of the chapter's answer: weeks 2 to 12, adjusted for the start weight
 #: (week 1), a common quadratic curve in week.
-ANSWER_FORMULA = "Weight ~ Start + C(Evit) + C(Cu) + Time + I(Time**2)"
+DIETOX_ANSWER_FORMULA = "Weight ~ Start + C(Evit) + C(Cu) + Time + I(Time**2)"
 
 #: The random effects of the answer: a correlated intercept, slope and quadratic per pig.
-ANSWER_RE_FORMULA = "~Time + I(Time**2)"
+DIETOX_ANSWER_RE_FORMULA = "~Time + I(Time**2)"
 
 #: Where ``scripts/make_dietox_calibration.py`` stores its null draws.
-ANSWER_CALIBRATION = Path("data") / "calibration" / "dietox_answer"
+DIETOX_ANSWER_CALIBRATION = Path("data") / "calibration" / "dietox_answer"
 
 #: The doses behind the levels 1, 2, 3 of ``Evit`` (mg dl-α-tocopheryl acetate per kg feed) and
 #: ``Cu`` (mg copper per kg feed), from geepack's documentation of dietox.
@@ -140,7 +140,7 @@ def dietox_model(random="slope", data=None):
     return smf.mixedlm(DIETOX_FORMULA, data, groups="Pig", re_formula=RANDOM_EFFECTS[random])
 
 
-def answer_model(data=None):
+def dietox_answer_model(data=None):
     """The chapter's answer: weeks 2 to 12 of dietox, with the week-1 weight as ``Start``.
 
     Parameters
@@ -151,22 +151,23 @@ def answer_model(data=None):
     Returns
     -------
     statsmodels.regression.mixed_linear_model.MixedLM
-        ``ANSWER_FORMULA`` with a correlated random intercept, slope and quadratic in week per
-        pig (lme4's ``(Time + I(Time^2) | Pig)``).
+        ``DIETOX_ANSWER_FORMULA`` with a correlated random intercept, slope and quadratic in
+        week per pig (lme4's ``(Time + I(Time^2) | Pig)``).
 
     Examples
     --------
-    >>> model = answer_model()
+    >>> model = dietox_answer_model()
     >>> model.k_re, model.k_fe, int(model.endog.shape[0])
     (3, 8, 789)
     """
     data = load_dietox() if data is None else data.copy()
     data["Start"] = data["Pig"].map(data[data["Time"] == 1].set_index("Pig")["Weight"])
     trial = data[data["Time"] > 1]
-    return smf.mixedlm(ANSWER_FORMULA, trial, groups="Pig", re_formula=ANSWER_RE_FORMULA)
+    return smf.mixedlm(DIETOX_ANSWER_FORMULA, trial, groups="Pig",
+                       re_formula=DIETOX_ANSWER_RE_FORMULA)
 
 
-def answer_calibration():
+def dietox_answer_calibration():
     """The stored null draws of the answer's tests (``scripts/make_dietox_calibration.py``).
 
     Data sets were drawn from the answer's REML fit with every fixed effect 0 (variances as
@@ -186,11 +187,11 @@ def answer_calibration():
 
     Examples
     --------
-    >>> draws, measured = answer_calibration()
+    >>> draws, measured = dietox_answer_calibration()
     >>> len(draws) == measured["n_sim"], "p_cu_F_kr" in draws
     (True, True)
     """
-    folder = repository_root() / ANSWER_CALIBRATION
+    folder = repository_root() / DIETOX_ANSWER_CALIBRATION
     draws = pd.read_csv(folder.with_suffix(".csv"))
     measured = json.loads(folder.with_suffix(".json").read_text(encoding="utf-8"))
     return draws, measured
