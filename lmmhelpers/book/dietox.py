@@ -31,6 +31,7 @@ __all__ = [
     "DIETOX_FORMULA",
     "DOSES",
     "dietox_answer_calibration",
+    "dietox_answer_null_draws",
     "dietox_answer_model",
     "dietox_agreement",
     "dietox_model",
@@ -167,6 +168,70 @@ def dietox_answer_model(data=None):
                        re_formula=DIETOX_ANSWER_RE_FORMULA)
 
 
+def _answer_null_draw(fit, replicate, seed):
+    import warnings
+
+    from scipy import stats
+
+    from lmmhelpers.draws import draw_response
+    from lmmhelpers.fitting import refit
+
+    row = {"replicate": replicate, "status": "ok", "message": ""}
+    y = draw_response(fit, beta=np.zeros(len(fit.fe_params)), seed=seed)
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            new = refit(fit, y)
+            kr = anova_table(new, "kenward-roger")
+            sat = anova_table(new, "satterthwaite")
+            t_kr = coef_table(new, "kenward-roger").loc["C(Cu)[T.3]", "P>|t|"]
+    except Exception as exc:  # noqa: BLE001 - a failed draw is a counted row
+        return {**row, "status": "error", "message": f"{type(exc).__name__}: {exc}"}
+    wald = sat.loc["C(Cu)", "F Value"] * sat.loc["C(Cu)", "Num DF"]
+    return {**row, "converged": bool(new.converged), "boundary": bool(new.boundary),
+            "p_cu_F_kr": kr.loc["C(Cu)", "Pr > F"], "p_cu_F_s": sat.loc["C(Cu)", "Pr > F"],
+            "p_cu_chi2": stats.chi2.sf(wald, sat.loc["C(Cu)", "Num DF"]),
+            "p_evit_F_kr": kr.loc["C(Evit)", "Pr > F"], "p_cu3_t_kr": t_kr,
+            "F_cu_kr": kr.loc["C(Cu)", "F Value"]}
+
+
+def dietox_answer_null_draws(n_sim, seed, n_jobs=1):
+    """Null draws of the answer's diet tests: what ``scripts/make_dietox_calibration.py`` stores.
+
+    Data sets are drawn from the REML fit of :func:`dietox_answer_model` with every fixed effect
+    0 (variances as fitted); each is refitted and its diets tested.
+
+    Parameters
+    ----------
+    n_sim : int
+        Number of draws; draw ``i`` uses ``numpy.random.SeedSequence(seed).spawn(n_sim)[i]``.
+    seed : int
+        Root seed.
+    n_jobs : int, default 1
+        Worker processes (joblib).
+
+    Returns
+    -------
+    draws : pandas.DataFrame
+        The columns :func:`dietox_answer_calibration` describes.
+    reml_criterion : float
+        The REML criterion of the fit the draws came from.
+
+    Examples
+    --------
+    >>> draws, criterion = dietox_answer_null_draws(1, seed=1)
+    >>> list(draws["status"]), round(criterion, 1)
+    (['ok'], 3622.8)
+    """
+    from joblib import Parallel, delayed
+
+    fit = fit_mixedlm(dietox_answer_model())
+    seeds = np.random.SeedSequence(seed).spawn(n_sim)
+    rows = Parallel(n_jobs=n_jobs)(delayed(_answer_null_draw)(fit, i, s)
+                                   for i, s in enumerate(seeds))
+    return pd.DataFrame(rows), -2 * float(fit.llf)
+
+
 def dietox_answer_calibration():
     """The stored null draws of the answer's tests (``scripts/make_dietox_calibration.py``).
 
@@ -192,6 +257,9 @@ def dietox_answer_calibration():
     (True, True)
     """
     folder = repository_root() / DIETOX_ANSWER_CALIBRATION
+    if not folder.with_suffix(".csv").exists():
+        raise FileNotFoundError(f"{folder.with_suffix('.csv')} is missing: run "
+                                "python scripts/make_dietox_calibration.py")
     draws = pd.read_csv(folder.with_suffix(".csv"))
     measured = json.loads(folder.with_suffix(".json").read_text(encoding="utf-8"))
     return draws, measured
