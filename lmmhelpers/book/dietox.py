@@ -27,8 +27,12 @@ from lmmhelpers.fitting import fit_mixedlm
 from lmmhelpers.tables import anova_table, coef_table, contrast_test
 
 __all__ = [
+    "DIETOX_ANSWER_FORMULA",
     "DIETOX_FORMULA",
     "DOSES",
+    "dietox_answer_calibration",
+    "dietox_answer_null_draws",
+    "dietox_answer_model",
     "dietox_agreement",
     "dietox_model",
     "dietox_path",
@@ -38,6 +42,16 @@ __all__ = [
 
 #: The fixed effects of the chapter's model (both diets as factors, a common slope in week).
 DIETOX_FORMULA = "Weight ~ C(Evit) + C(Cu) + Time"
+
+#: The fixed effects of the chapter's answer: weeks 2 to 12, adjusted for the start weight
+#: (week 1), a common quadratic curve in week.
+DIETOX_ANSWER_FORMULA = "Weight ~ Start + C(Evit) + C(Cu) + Time + I(Time**2)"
+
+#: The random effects of the answer: a correlated intercept, slope and quadratic per pig.
+DIETOX_ANSWER_RE_FORMULA = "~Time + I(Time**2)"
+
+#: Where ``scripts/make_dietox_calibration.py`` stores its null draws.
+DIETOX_ANSWER_CALIBRATION = Path("data") / "calibration" / "dietox_answer"
 
 #: The doses behind the levels 1, 2, 3 of ``Evit`` (mg dl-α-tocopheryl acetate per kg feed) and
 #: ``Cu`` (mg copper per kg feed), from geepack's documentation of dietox.
@@ -125,6 +139,130 @@ def dietox_model(random="slope", data=None):
         raise ValueError(f"random must be one of {sorted(RANDOM_EFFECTS)}, got {random!r}.")
     data = load_dietox() if data is None else data
     return smf.mixedlm(DIETOX_FORMULA, data, groups="Pig", re_formula=RANDOM_EFFECTS[random])
+
+
+def dietox_answer_model(data=None):
+    """The chapter's answer: weeks 2 to 12 of dietox, with the week-1 weight as ``Start``.
+
+    Parameters
+    ----------
+    data : pandas.DataFrame, optional
+        Default :func:`load_dietox`; ``Start`` is added from its week-1 weights.
+
+    Returns
+    -------
+    statsmodels.regression.mixed_linear_model.MixedLM
+        ``DIETOX_ANSWER_FORMULA`` with a correlated random intercept, slope and quadratic in
+        week per pig (lme4's ``(Time + I(Time^2) | Pig)``).
+
+    Examples
+    --------
+    >>> model = dietox_answer_model()
+    >>> model.k_re, model.k_fe, int(model.endog.shape[0])
+    (3, 8, 789)
+    """
+    data = load_dietox() if data is None else data.copy()
+    data["Start"] = data["Pig"].map(data[data["Time"] == 1].set_index("Pig")["Weight"])
+    trial = data[data["Time"] > 1]
+    return smf.mixedlm(DIETOX_ANSWER_FORMULA, trial, groups="Pig",
+                       re_formula=DIETOX_ANSWER_RE_FORMULA)
+
+
+def _answer_null_draw(fit, replicate, seed):
+    import warnings
+
+    from scipy import stats
+
+    from lmmhelpers.draws import draw_response
+    from lmmhelpers.fitting import refit
+
+    row = {"replicate": replicate, "status": "ok", "message": ""}
+    y = draw_response(fit, beta=np.zeros(len(fit.fe_params)), seed=seed)
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            new = refit(fit, y)
+            kr = anova_table(new, "kenward-roger")
+            sat = anova_table(new, "satterthwaite")
+            t_kr = coef_table(new, "kenward-roger").loc["C(Cu)[T.3]", "P>|t|"]
+    except Exception as exc:  # noqa: BLE001 - a failed draw is a counted row
+        return {**row, "status": "error", "message": f"{type(exc).__name__}: {exc}"}
+    wald = sat.loc["C(Cu)", "F Value"] * sat.loc["C(Cu)", "Num DF"]
+    return {**row, "converged": bool(new.converged), "boundary": bool(new.boundary),
+            "p_cu_F_kr": kr.loc["C(Cu)", "Pr > F"], "p_cu_F_s": sat.loc["C(Cu)", "Pr > F"],
+            "p_cu_chi2": stats.chi2.sf(wald, sat.loc["C(Cu)", "Num DF"]),
+            "p_evit_F_kr": kr.loc["C(Evit)", "Pr > F"], "p_cu3_t_kr": t_kr,
+            "F_cu_kr": kr.loc["C(Cu)", "F Value"]}
+
+
+def dietox_answer_null_draws(n_sim, seed, n_jobs=1):
+    """Null draws of the answer's diet tests: what ``scripts/make_dietox_calibration.py`` stores.
+
+    Data sets are drawn from the REML fit of :func:`dietox_answer_model` with every fixed effect
+    0 (variances as fitted); each is refitted and its diets tested.
+
+    Parameters
+    ----------
+    n_sim : int
+        Number of draws; draw ``i`` uses ``numpy.random.SeedSequence(seed).spawn(n_sim)[i]``.
+    seed : int
+        Root seed.
+    n_jobs : int, default 1
+        Worker processes (joblib).
+
+    Returns
+    -------
+    draws : pandas.DataFrame
+        The columns :func:`dietox_answer_calibration` describes.
+    reml_criterion : float
+        The REML criterion of the fit the draws came from.
+
+    Examples
+    --------
+    >>> draws, criterion = dietox_answer_null_draws(1, seed=1)
+    >>> list(draws["status"]), round(criterion, 1)
+    (['ok'], 3622.8)
+    """
+    from joblib import Parallel, delayed
+
+    fit = fit_mixedlm(dietox_answer_model())
+    seeds = np.random.SeedSequence(seed).spawn(n_sim)
+    rows = Parallel(n_jobs=n_jobs)(delayed(_answer_null_draw)(fit, i, s)
+                                   for i, s in enumerate(seeds))
+    return pd.DataFrame(rows), -2 * float(fit.llf)
+
+
+def dietox_answer_calibration():
+    """The stored null draws of the answer's tests (``scripts/make_dietox_calibration.py``).
+
+    Data sets were drawn from the answer's REML fit with every fixed effect 0 (variances as
+    fitted), and the fit was repeated on each; the tests of the diets are then tests of true
+    null hypotheses.
+
+    Returns
+    -------
+    draws : pandas.DataFrame
+        One row per draw: ``replicate``, ``status`` ("ok" or "error"), ``converged``,
+        ``boundary``, and the p-values ``p_cu_F_kr`` and ``p_cu_F_s`` (the type III F test of
+        copper, Kenward-Roger and Satterthwaite), ``p_cu_chi2`` (its Wald chi-square test),
+        ``p_evit_F_kr`` and ``p_cu3_t_kr`` (the t test of ``C(Cu)[T.3]``, Kenward-Roger).
+    measured : dict
+        The seed, the number of draws, the REML criterion of the fit the draws came from, the
+        date and the versions.
+
+    Examples
+    --------
+    >>> draws, measured = dietox_answer_calibration()
+    >>> len(draws) == measured["n_sim"], "p_cu_F_kr" in draws
+    (True, True)
+    """
+    folder = repository_root() / DIETOX_ANSWER_CALIBRATION
+    if not folder.with_suffix(".csv").exists():
+        raise FileNotFoundError(f"{folder.with_suffix('.csv')} is missing: run "
+                                "python scripts/make_dietox_calibration.py")
+    draws = pd.read_csv(folder.with_suffix(".csv"))
+    measured = json.loads(folder.with_suffix(".json").read_text(encoding="utf-8"))
+    return draws, measured
 
 
 def dietox_reference():
