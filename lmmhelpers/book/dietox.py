@@ -1,8 +1,9 @@
 """The dietox data (pig weights by week) and their R reference, for "A complete analysis".
 
 dietox is the growth experiment of Lauridsen, Højsgaard & Sørensen (1999, Journal of Animal
-Science 77:906): 72 pigs from the 21 litters that the data file codes, weighed weekly for 12 weeks, each pig on one of
-three doses of vitamin E (``Evit``) and one of three doses of copper (``Cu``) in its feed.
+Science 77:906): 72 pigs from the 21 litters that the data file codes, weighed weekly for
+12 weeks, each pig on one of three doses of vitamin E (``Evit``) and one of three doses of
+copper (``Cu``) in its feed.
 The data ship with the R package geepack (GPL) and, as a copy, in statsmodels' test data
 (``statsmodels/regression/tests/results/dietox.csv``); statsmodels' MixedLM documentation
 uses these data. The book does not copy the file: :func:`load_dietox` reads it from the
