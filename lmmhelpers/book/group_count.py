@@ -467,8 +467,8 @@ def boundary_levels(n_groups, n_per_group, icc, alpha=0.05):
         else:
             df = ref(a, w)
             q = stats.norm.isf(alpha / 2) if np.isinf(df) else stats.t.isf(alpha / 2, df)
-            more = integral(0, u_t, lambda u: at_boundary(u, q))
-            both = integral(u_t, 1, lambda u: at_boundary(u, q))
+            more = integral(0, u_t, lambda u, q=q: at_boundary(u, q))
+            both = integral(u_t, 1, lambda u, q=q: at_boundary(u, q))
             rej_b, fewer = more + both, b_exact - both
         rows[method] = {"boundary": rej_b / p_boundary,
                         "interior": interior / (1 - p_boundary),
