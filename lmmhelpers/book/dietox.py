@@ -44,8 +44,8 @@ __all__ = [
 #: The fixed effects of the chapter's model (both diets as factors, a common slope in week).
 DIETOX_FORMULA = "Weight ~ C(Evit) + C(Cu) + Time"
 
-#: The fixed effects of the chapter's answer: weeks 2 to 12, adjusted for the start weight
-#: (week 1), a common quadratic curve in week.
+#: The fixed effects of the chapter's answer, for weeks 2 to 12, adjusted for the start
+#: weight (week 1), with a common quadratic curve in week.
 DIETOX_ANSWER_FORMULA = "Weight ~ Start + C(Evit) + C(Cu) + Time + I(Time**2)"
 
 #: The random effects of the answer: a correlated intercept, slope and quadratic per pig.
