@@ -102,7 +102,7 @@ def test_a_large_fallback_shows_its_progress_and_a_small_one_prints_nothing(monk
         result = fit_mixedlm(model)
     err = capsys.readouterr().err
     history = result.fit_history["method"]
-    attempts = history[~history.isin(["engine", "snap"])]
+    attempts = history[(history != "engine") & ~history.str.startswith("snap")]
     assert "fit_mixedlm: statsmodels' optimizers" in err
     assert f"{len(attempts)}/" in err  # the attempts are counted
     assert all(f"{method} " in err for method in attempts)  # each named as it ends
